@@ -1,0 +1,174 @@
+"""One typed settings schema: defaults, limits, descriptions and a version.
+
+The file is JSON in the config folder. Loading never fails the app: a file
+that cannot be read is moved aside and defaults are used, with a warning the
+UI and CLI show. Saving validates the whole object first and writes
+atomically, so a setting is never half-applied.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SETTINGS_VERSION = 1
+
+
+def _default_threads() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="ignore", validate_assignment=True, frozen=False)
+
+
+class ModelSettings(_Section):
+    path: str | None = Field(
+        None, description="GGUF file of the chat model; empty means the bundled SmolLM2-135M."
+    )
+    context_length: int = Field(4096, ge=256, le=262_144, description="Context window in tokens.")
+    threads: int = Field(
+        default_factory=_default_threads, ge=1, le=512, description="CPU threads for generation."
+    )
+    gpu_layers: int = Field(0, ge=-1, le=10_000, description="Layers offloaded to a GPU (-1: all).")
+    batch_size: int = Field(512, ge=1, le=16_384, description="Prompt batch size.")
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    top_p: float = Field(0.95, ge=0.0, le=1.0)
+    top_k: int = Field(40, ge=0, le=1000)
+    min_p: float = Field(0.05, ge=0.0, le=1.0)
+    repeat_penalty: float = Field(1.1, ge=0.5, le=2.0)
+    max_tokens: int = Field(512, ge=1, le=32_768, description="Longest reply in tokens.")
+    seed: int | None = Field(None, ge=0, le=2**31 - 1, description="Fixed seed; empty is random.")
+
+
+class MemorySettings(_Section):
+    enabled: bool = Field(True, description="Use long-term memory in replies.")
+    top_k: int = Field(6, ge=0, le=50, description="Most memories retrieved for a reply.")
+    budget_fraction: float = Field(
+        0.25, ge=0.0, le=0.8, description="Share of the context window memories may fill."
+    )
+
+
+class ChatSettings(_Section):
+    system_prompt: str = Field(
+        "You are Mneme, a helpful personal assistant running privately on the user's "
+        "computer. You remember earlier conversations through the notes you are given.",
+        max_length=20_000,
+        description="Persona and standing instructions.",
+    )
+    history_turns: int = Field(20, ge=0, le=500, description="Recent turns kept in the prompt.")
+
+
+class Settings(_Section):
+    version: int = SETTINGS_VERSION
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
+    chat: ChatSettings = Field(default_factory=ChatSettings)
+
+
+class SettingsError(ValueError):
+    """A settings value was refused; ``field`` names it, the message says why."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def _errors_to_settings_error(exc: ValidationError) -> SettingsError:
+    first = exc.errors()[0]
+    location = ".".join(str(p) for p in first["loc"]) or "settings"
+    return SettingsError(location, first["msg"])
+
+
+#: Each migration takes the raw dict of version N and returns version N+1.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+@dataclass(slots=True)
+class LoadedSettings:
+    settings: Settings
+    warnings: list[str] = field(default_factory=list)
+
+
+def migrate(raw: dict[str, Any]) -> dict[str, Any]:
+    version = int(raw.get("version", 1))
+    if version > SETTINGS_VERSION:
+        raise SettingsError(
+            "version",
+            f"written by a newer Mneme (format {version}, this one reads up to {SETTINGS_VERSION})",
+        )
+    while version < SETTINGS_VERSION:
+        raw = MIGRATIONS[version](raw)
+        version += 1
+        raw["version"] = version
+    return raw
+
+
+def validate(raw: dict[str, Any]) -> Settings:
+    try:
+        return Settings.model_validate(migrate(raw))
+    except ValidationError as exc:
+        raise _errors_to_settings_error(exc) from None
+
+
+def updated(settings: Settings, changes: dict[str, Any]) -> Settings:
+    """A copy with dotted-path changes applied, or SettingsError naming the field."""
+    raw = settings.model_dump()
+    for dotted, value in changes.items():
+        target = raw
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            if not isinstance(target.get(part), dict):
+                raise SettingsError(dotted, "no such setting")
+            target = target[part]
+        if leaf not in target:
+            raise SettingsError(dotted, "no such setting")
+        target[leaf] = value
+    return validate(raw)
+
+
+def load(path: Path) -> LoadedSettings:
+    if not path.exists():
+        return LoadedSettings(Settings())
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict):
+            raise SettingsError("settings", "the file does not hold a JSON object")
+        return LoadedSettings(validate(raw))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, SettingsError) as exc:
+        backup = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            path.replace(backup)
+            where = f"it was moved to {backup}"
+        except OSError:
+            where = "it was left in place"
+        return LoadedSettings(
+            Settings(),
+            [f"the settings file {path} could not be used ({exc}); defaults are in use, {where}"],
+        )
+
+
+def save(settings: Settings, path: Path) -> None:
+    validate(settings.model_dump())  # never write what we could not read back
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    text = json.dumps(settings.model_dump(), indent=2, ensure_ascii=False)
+    fd, tmp = tempfile.mkstemp(prefix=".settings-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

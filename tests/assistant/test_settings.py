@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from assistant import settings as s
+
+
+def test_defaults_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "config" / "settings.json"
+    s.save(s.Settings(), path)
+    assert s.load(path).settings == s.Settings()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_an_invalid_value_is_refused_naming_the_field_and_nothing_changes() -> None:
+    original = s.Settings()
+    with pytest.raises(s.SettingsError) as err:
+        s.updated(original, {"model.temperature": 0.2, "model.context_length": 10})
+    assert err.value.field == "model.context_length"
+    assert "greater than or equal" in err.value.reason
+    assert original.model.temperature == 0.7  # nothing half-applied
+    ok = s.updated(original, {"model.temperature": 0.2})
+    assert ok.model.temperature == 0.2 and original.model.temperature == 0.7
+
+
+def test_unknown_settings_are_refused() -> None:
+    with pytest.raises(s.SettingsError, match="no such setting"):
+        s.updated(s.Settings(), {"model.nonsense": 1})
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["{not json", "[1, 2]", json.dumps({"model": {"threads": -3}}), "\udcff", ""],
+)
+def test_a_damaged_file_is_moved_aside_and_defaults_used(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(content, encoding="utf-8", errors="surrogateescape")
+    loaded = s.load(path)
+    assert loaded.settings == s.Settings()
+    assert loaded.warnings and "defaults are in use" in loaded.warnings[0]
+    assert not path.exists()
+    backups = list(tmp_path.glob("settings.json.broken-*"))
+    assert len(backups) == 1
+
+
+def test_a_file_from_a_newer_version_is_not_overwritten_silently(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"version": 99}))
+    loaded = s.load(path)
+    assert "newer Mneme" in loaded.warnings[0]

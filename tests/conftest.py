@@ -1,0 +1,87 @@
+"""Shared fixtures: real parts, loaded once per session, and the network guard."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Before anything imports Qt or a Hugging Face library.
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.pop("MNEME_HOME", None)
+
+from tests import socket_guard
+
+socket_guard.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if socket_guard.violations:
+        print("\nsocket guard: connections beyond loopback were attempted:")
+        for v in socket_guard.violations:
+            print(f"  {v}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def embedder():  # type: ignore[no-untyped-def]
+    from memory import SentenceTransformerEmbedder
+
+    e = SentenceTransformerEmbedder(threads=1)
+    e.load()
+    return e
+
+
+@pytest.fixture
+def store(tmp_path: Path, embedder):  # type: ignore[no-untyped-def]
+    from memory import MemoryStore
+
+    s = MemoryStore.open(tmp_path / "memory", embedder)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def smollm_path() -> Path:
+    from assistant.models import bundled_model_path
+
+    return bundled_model_path()
+
+
+@pytest.fixture(scope="session")
+def smollm(smollm_path: Path):  # type: ignore[no-untyped-def]
+    from assistant.llm.local import LlamaCppBackend
+
+    backend = LlamaCppBackend(smollm_path, context_length=2048, threads=1, seed=7)
+    backend.load()
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.gguf_factory import write_tiny_llama
+
+    return write_tiny_llama(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
+
+
+TEST_SETTINGS = {
+    "version": 1,
+    "model": {"threads": 1, "context_length": 2048, "max_tokens": 24, "seed": 7},
+}
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh MNEME_HOME with settings that keep the real model quick."""
+    root = tmp_path / "home"
+    (root / "config").mkdir(parents=True)
+    (root / "config" / "settings.json").write_text(json.dumps(TEST_SETTINGS))
+    monkeypatch.setenv("MNEME_HOME", str(root))
+    yield root

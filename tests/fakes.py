@@ -1,0 +1,64 @@
+"""A scripted chat model for deterministic tests of the logic around a model.
+
+Never the only test of a part: every behaviour tested with it is also tested
+with llama.cpp on a real GGUF.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from assistant.llm.base import CancelToken, ChatMessage, GenerationError, SamplingParams
+
+
+class ScriptedLLM:
+    """Replies with the next scripted text, one word per token; counts a word as a token."""
+
+    def __init__(
+        self,
+        replies: Sequence[str] = ("ok",),
+        *,
+        context_length: int = 4096,
+        fail_after: int | None = None,
+    ) -> None:
+        self.replies = list(replies)
+        self.prompts: list[tuple[ChatMessage, ...]] = []
+        self.schemas: list[dict[str, Any] | None] = []
+        self._context = context_length
+        self.fail_after = fail_after
+
+    @property
+    def name(self) -> str:
+        return "scripted"
+
+    @property
+    def context_length(self) -> int:
+        return self._context
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def count_messages(self, messages: Sequence[ChatMessage]) -> int:
+        return sum(self.count_tokens(m.content) + 3 for m in messages) + 2
+
+    def stream_chat(
+        self,
+        messages: Sequence[ChatMessage],
+        params: SamplingParams,
+        *,
+        cancel: CancelToken | None = None,
+        json_schema: dict[str, Any] | None = None,
+    ) -> Iterator[str]:
+        self.prompts.append(tuple(messages))
+        self.schemas.append(json_schema)
+        reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+        for i, word in enumerate(reply.split(" ")):
+            if cancel is not None and cancel.cancelled:
+                return
+            if self.fail_after is not None and i >= self.fail_after:
+                raise GenerationError("scripted failure")
+            yield word if i == 0 else " " + word
+
+    def close(self) -> None:
+        pass

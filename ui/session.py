@@ -1,0 +1,152 @@
+"""The UI's single owner of the assistant: loads it, runs its work, announces what happened.
+
+Widgets never call the assistant directly; they ask the session, which runs
+the work as background operations and answers with signals. Memory changes
+from any thread (a reply being remembered, a delete) arrive as one
+``memoriesChanged`` signal, and views refresh themselves from it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from assistant.chat import Finished, Reply
+from assistant.core import Assistant
+from assistant.llm.base import CancelToken
+from memory import Change, MemoryStore
+
+from .operations import Operations
+
+log = logging.getLogger(__name__)
+
+
+class PartState(StrEnum):
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
+    GENERATING = "generating"
+
+
+class AppSession(QObject):
+    memoryState = Signal(str, str)
+    """(PartState, detail) of the memory store."""
+    modelState = Signal(str, str)
+    """(PartState, detail) of the chat model."""
+    memoriesChanged = Signal(object)
+    replyEvent = Signal(object)
+    """Each event of the reply being made (Retrieved, PromptReady, Token, Finished)."""
+    replyFinished = Signal(object)
+    replyFailed = Signal(str)
+
+    def __init__(self, assistant: Assistant, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.assistant = assistant
+        self.operations = Operations(self)
+        self._cancel: CancelToken | None = None
+        self.memory_state = PartState.LOADING
+        self.model_state = PartState.LOADING
+
+    # -- loading ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load memory and model in the background, each on its own."""
+        self.memoryState.emit(PartState.LOADING, "opening memory…")
+        self.operations.start(
+            self.assistant.open_memory,
+            name="open memory",
+            on_result=self._memory_opened,
+            on_error=self._memory_failed,
+        )
+        self.modelState.emit(PartState.LOADING, "loading model…")
+        self.operations.start(
+            self.assistant.open_model,
+            name="load model",
+            on_result=self._model_loaded,
+            on_error=self._model_failed,
+        )
+
+    def _memory_opened(self, store: MemoryStore) -> None:
+        store.subscribe(self.memoriesChanged.emit)
+        self.memory_state = PartState.READY
+        self.memoryState.emit(PartState.READY, f"{store.count():,} memories")
+        self.memoriesChanged.emit(Change())
+
+    def _memory_failed(self, exc: Exception) -> None:
+        self.memory_state = PartState.FAILED
+        self.memoryState.emit(PartState.FAILED, f"memory unavailable: {exc}")
+
+    def _model_loaded(self, backend: Any) -> None:
+        self.model_state = PartState.READY
+        self.modelState.emit(PartState.READY, backend.name)
+
+    def _model_failed(self, exc: Exception) -> None:
+        self.model_state = PartState.FAILED
+        self.modelState.emit(PartState.FAILED, f"the chat model cannot be used: {exc}")
+
+    @property
+    def store(self) -> MemoryStore | None:
+        return self.assistant.store if self.memory_state is PartState.READY else None
+
+    # -- replying -----------------------------------------------------------------
+
+    @property
+    def generating(self) -> bool:
+        return self._cancel is not None
+
+    def send(self, conversation_id: str, text: str) -> None:
+        if self.model_state is not PartState.READY or self.generating:
+            return
+        chat = self.assistant.chat()
+        cancel = CancelToken()
+        self._cancel = cancel
+        self.model_state = PartState.GENERATING
+        self.modelState.emit(PartState.GENERATING, "")
+        self.operations.start(
+            lambda: chat.send(conversation_id, text, cancel=cancel),
+            name="reply",
+            on_progress=self._reply_event,
+            on_error=lambda exc: self.replyFailed.emit(str(exc)),
+            on_finished=self._reply_done,
+        )
+
+    def _reply_event(self, event: object) -> None:
+        self.replyEvent.emit(event)
+        if isinstance(event, Finished):
+            self.replyFinished.emit(event.reply)
+
+    def _reply_done(self) -> None:
+        self._cancel = None
+        self.model_state = PartState.READY
+        backend = self.assistant.backend
+        self.modelState.emit(PartState.READY, backend.name if backend else "")
+
+    def stop(self) -> None:
+        if self._cancel is not None:
+            self._cancel.cancel()
+
+    # -- memory -------------------------------------------------------------------
+
+    def delete_memories(self, ids: Sequence[str]) -> None:
+        store = self.store
+        if store is None:
+            return
+        self.operations.start(
+            lambda: store.delete(list(ids)),
+            name="delete memories",
+            on_error=lambda exc: self.replyFailed.emit(str(exc)),
+        )
+
+    # -- shutdown -----------------------------------------------------------------
+
+    def shutdown(self, timeout_ms: int = 10_000) -> None:
+        self.stop()
+        self.operations.wait(timeout_ms)
+        self.assistant.close()
+
+
+__all__ = ["AppSession", "PartState", "Reply"]
