@@ -31,7 +31,7 @@ def _probe() -> None:
     marks: dict[str, float] = {}
 
     class FirstPaint(QObject):
-        def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
+        def eventFilter(self, obj: QObject, event: QEvent) -> bool:
             if event.type() == QEvent.Type.Paint and "shown" not in marks:
                 from ui.main_window import MainWindow
 

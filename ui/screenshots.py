@@ -79,9 +79,13 @@ def main(argv: list[str] | None = None) -> int:
         window.close()
         app.quit()
 
+    def start() -> None:
+        shot("00-ready")
+        step(0)
+
     when(
         lambda: session.model_state is PartState.READY and session.memory_state is PartState.READY,
-        lambda: (shot("00-ready"), step(0)),
+        start,
     )
     app.exec()
     for path in saved:
