@@ -149,9 +149,7 @@ class ChatService:
         k = self.settings.memory.top_k
         if self.store is None or not self.settings.memory.enabled or k == 0:
             return []
-        excluded = set(exclude)
-        hits = self.store.search(text, k=k + len(excluded), filters=SearchFilter())
-        return [h for h in hits if h.memory.id not in excluded][:k]
+        return self.store.search(text, k=k, filters=SearchFilter(), exclude=exclude)
 
     def send(
         self, conversation_id: str, text: str, *, cancel: CancelToken | None = None
@@ -176,12 +174,16 @@ class ChatService:
             memory_fraction=self.settings.memory.budget_fraction,
         )
         keep = self.settings.chat.history_turns
+        store = self.store if remember else None
         prompt = builder.build(
             system_prompt=self.settings.chat.system_prompt,
             message=text,
             memories=hits,
             history=history[-keep:] if keep else [],
+            previous_turn=(lambda m: store.neighbour(m, -1)) if store is not None else None,
         )
+        if store is not None and prompt.memories:
+            store.record_access([h.memory.id for h in prompt.memories])
         yield PromptReady(prompt)
 
         user_memory: Memory | None = None

@@ -12,7 +12,7 @@ import logging
 import threading
 from pathlib import Path
 
-from memory import Embedder, MemoryStore, SentenceTransformerEmbedder
+from memory import Embedder, MemoryStore, SentenceTransformerEmbedder, ServerLocation
 
 from . import settings as settings_mod
 from .chat import ChatService
@@ -64,7 +64,10 @@ class Assistant:
                 embedder = self._embedder
                 if isinstance(embedder, SentenceTransformerEmbedder):
                     embedder.load()
-                self._store = MemoryStore.open(self.paths.memory, embedder)
+                server_url = self.settings.memory.server_url
+                server = ServerLocation(server_url.rstrip("/")) if server_url else None
+                self._store = MemoryStore.open(self.paths.memory, embedder, server=server)
+                self.warnings.extend(self._store.warnings)
                 self._chat = None
             return self._store
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from memory import Hit, Kind
+from memory import Hit, Kind, Memory, Snippet, pack
 
 from .llm.base import ChatMessage, LLMBackend
 
@@ -42,8 +42,7 @@ def defuse(text: str) -> str:
     return _DELIMITER.sub(lambda m: m.group(0).replace("<", "‹").replace(">", "›"), text)
 
 
-def describe_memory(hit: Hit) -> str:
-    memory = hit.memory
+def describe_memory(memory: Memory) -> str:
     date = time.strftime("%Y-%m-%d", time.gmtime(memory.said_at))
     if memory.kind is Kind.EPISODE:
         who = memory.speaker or {"user": "the user", "assistant": "you"}.get(
@@ -60,7 +59,7 @@ def describe_memory(hit: Hit) -> str:
 class Prompt:
     messages: tuple[ChatMessage, ...]
     memories: tuple[Hit, ...]
-    """The memories that made it into the prompt, in the order given."""
+    """The retrieved memories that made it into the prompt, in rank order."""
     history_turns: int
     message_truncated: bool
     tokens: int
@@ -83,10 +82,11 @@ class PromptBuilder:
         self.limit = context - self.reply_tokens
         self.memory_budget = int(self.limit * memory_fraction)
 
-    def _system(self, system_prompt: str, memories: Sequence[Hit]) -> str:
-        if not memories:
+    def _system(self, system_prompt: str, snippets: Sequence[Snippet]) -> str:
+        if not snippets:
             return system_prompt
-        lines = "\n".join(describe_memory(h) for h in memories)
+        blocks = ["\n".join(describe_memory(m) for m in s.memories) for s in snippets]
+        lines = "\n\n".join(blocks)
         return f"{system_prompt}\n\n{MEMORY_PREAMBLE}\n{MEMORY_OPEN}\n{lines}\n{MEMORY_CLOSE}"
 
     def _fit_message(self, system_prompt: str, message: str) -> tuple[str, bool]:
@@ -115,25 +115,28 @@ class PromptBuilder:
         message: str,
         memories: Sequence[Hit] = (),
         history: Sequence[ChatMessage] = (),
+        previous_turn: Callable[[Memory], Memory | None] | None = None,
     ) -> Prompt:
+        """``previous_turn`` lets a retrieved reply bring the question it answered."""
         backend = self._backend
         message, truncated = self._fit_message(system_prompt, message)
         base = [ChatMessage("system", system_prompt), ChatMessage("user", message)]
         used_tokens = backend.count_messages(base)
 
-        # Memories: greedy in rank order by their own token cost.
-        kept: list[Hit] = []
+        # Memories: packed into their share of the window by their own token cost.
+        snippets: list[Snippet] = []
         spent = 0
         if memories:
-            spent = backend.count_tokens(f"\n\n{MEMORY_PREAMBLE}\n{MEMORY_OPEN}\n\n{MEMORY_CLOSE}")
-            for hit in memories:
-                cost = backend.count_tokens(describe_memory(hit) + "\n")
-                if spent + cost > self.memory_budget or used_tokens + spent + cost > self.limit:
-                    continue
-                kept.append(hit)
-                spent += cost
-            if not kept:
-                spent = 0
+            frame = backend.count_tokens(f"\n\n{MEMORY_PREAMBLE}\n{MEMORY_OPEN}\n\n{MEMORY_CLOSE}")
+            room = min(self.memory_budget, self.limit - used_tokens) - frame
+            if room > 0:
+                snippets = pack(
+                    memories,
+                    room,
+                    lambda m: backend.count_tokens(describe_memory(m)) + 1,
+                    previous_turn=previous_turn,
+                )
+                spent = frame + sum(s.tokens for s in snippets) if snippets else 0
         used_tokens += spent
 
         # History: newest first, by content cost plus the template's per-message cost.
@@ -149,16 +152,20 @@ class PromptBuilder:
         # Verify with the exact count; estimates can be off by a token or two per turn.
         while True:
             messages = (
-                ChatMessage("system", self._system(system_prompt, kept)),
+                ChatMessage("system", self._system(system_prompt, snippets)),
                 *turns,
                 ChatMessage("user", message),
             )
             exact = backend.count_messages(messages)
             if exact <= self.limit:
-                return Prompt(messages, tuple(kept), len(turns), truncated, exact)
+                rank = {h.memory.id: i for i, h in enumerate(memories)}
+                used = sorted(
+                    (h for s in snippets for h in s.hits), key=lambda h: rank[h.memory.id]
+                )
+                return Prompt(messages, tuple(used), len(turns), truncated, exact)
             if turns:
                 turns.pop(0)
-            elif kept:
-                kept.pop()
+            elif snippets:
+                snippets.pop()
             else:  # pragma: no cover - _fit_message guarantees the base fits
                 return Prompt(messages, (), 0, truncated, exact)

@@ -55,6 +55,12 @@ class MemorySettings(_Section):
     budget_fraction: float = Field(
         0.25, ge=0.0, le=0.8, description="Share of the context window memories may fill."
     )
+    server_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s/]+(:\d+)?/?$",
+        description="A Chroma server to keep the memory on (http(s)://host:port); "
+        "empty keeps it in the data folder.",
+    )
 
 
 class ChatSettings(_Section):

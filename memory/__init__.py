@@ -4,6 +4,7 @@ Everything a caller needs is importable from here; modules whose names start
 with an underscore are private and may change.
 """
 
+from ._validation import MAX_TEXT_CHARS
 from .embedding import Embedder, SentenceTransformerEmbedder, bundled_minilm_path, force_offline
 from .errors import (
     EmbedderMismatchError,
@@ -13,15 +14,25 @@ from .errors import (
     StoreLockedError,
     StoreUnavailableError,
 )
-from .records import Author, Conversation, Hit, Kind, Memory, NewEpisode, ScoreExplanation, State
-from .store import (
-    MAX_TEXT_CHARS,
-    Change,
-    DeleteReport,
-    MemoryStore,
-    SearchFilter,
-    ServerLocation,
+from .packing import Snippet, pack
+from .records import (
+    Author,
+    Conversation,
+    Hit,
+    Kind,
+    ListQuery,
+    Memory,
+    MemoryDetails,
+    NewEpisode,
+    Page,
+    ScoreExplanation,
+    SortKey,
+    State,
+    Stats,
 )
+from .retrieval import RetrievalConfig, SearchFilter
+from .store import Change, DeleteReport, MemoryStore, ServerLocation
+from .timeparse import TimeHint, parse_time
 
 __all__ = [
     "MAX_TEXT_CHARS",
@@ -34,18 +45,28 @@ __all__ = [
     "Hit",
     "InvalidMemoryError",
     "Kind",
+    "ListQuery",
     "Memory",
+    "MemoryDetails",
     "MemoryNotFoundError",
     "MemoryStore",
     "MemoryStoreError",
     "NewEpisode",
+    "Page",
+    "RetrievalConfig",
     "ScoreExplanation",
     "SearchFilter",
     "SentenceTransformerEmbedder",
     "ServerLocation",
+    "Snippet",
+    "SortKey",
     "State",
+    "Stats",
     "StoreLockedError",
     "StoreUnavailableError",
+    "TimeHint",
     "bundled_minilm_path",
     "force_offline",
+    "pack",
+    "parse_time",
 ]

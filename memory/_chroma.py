@@ -16,11 +16,13 @@ from urllib.parse import urlsplit
 
 from .embedding import Embedder, force_offline
 from .errors import StoreUnavailableError
-from .records import Memory
+from .records import Author, Kind, Memory, State
+from .retrieval import SearchFilter
 
 log = logging.getLogger(__name__)
-
-COLLECTION = "mneme_memories"
+TEXT_FORMAT = 2
+"""Version of what vectors are computed from (``_indexing.dense_text``); stores whose
+vectors were made from an older form are re-embedded when opened."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +42,9 @@ class ChromaLocation:
 @functools.cache
 def _adapter_class() -> type[Any]:
     from chromadb import EmbeddingFunction
+    from chromadb.utils.embedding_functions import register_embedding_function
 
+    @register_embedding_function
     class MnemeEmbeddingFunction(EmbeddingFunction[list[str]]):  # type: ignore[misc]
         """Chroma sees our embedder; its own default would download a model.
 
@@ -82,7 +86,7 @@ def _adapter_class() -> type[Any]:
     return MnemeEmbeddingFunction
 
 
-def _make_adapter(embedder: Embedder) -> Any:
+def adapter(embedder: Embedder) -> Any:
     return _adapter_class()(embedder)
 
 
@@ -125,15 +129,82 @@ def open_client(location: ChromaLocation) -> Any:
         ) from exc
 
 
-def open_collection(client: Any, embedder: Embedder, name: str = COLLECTION) -> Any:
+def close_client(client: Any) -> None:
+    """Release Chroma's files and connections (Chroma shares them per path until then)."""
+    if client is not None:
+        try:
+            client.close()
+        except Exception:  # closing must never hide the error that led here
+            log.debug("closing the Chroma client failed", exc_info=True)
+
+
+COLLECTION_PREFIX = "mneme_memories"
+
+
+def collection_names(client: Any) -> list[str]:
     try:
-        return client.get_or_create_collection(
+        found = client.list_collections()
+    except Exception as exc:
+        raise StoreUnavailableError(f"the memory store cannot be listed: {exc}") from exc
+    names = [str(getattr(c, "name", c)) for c in found]
+    return [n for n in names if n == COLLECTION_PREFIX or n.startswith(COLLECTION_PREFIX + "_")]
+
+
+def generation(name: str) -> int:
+    return 1 if name == COLLECTION_PREFIX else int(name.rsplit("_", 1)[1])
+
+
+def find_collection(client: Any, embedder: Embedder) -> tuple[Any | None, list[str], list[str]]:
+    """The complete collection indexed by ``embedder``, the models of the other
+    complete ones, and the names of incomplete ones (a re-index cut short).
+
+    A store holds collections for two models only while it is being re-indexed.
+    """
+    mine, mine_generation = None, 0
+    others: list[str] = []
+    incomplete: list[str] = []
+    for name in collection_names(client):
+        collection = client.get_collection(name, embedding_function=adapter(embedder))
+        meta = collection.metadata or {}
+        if not meta.get("complete", True):
+            incomplete.append(name)
+        elif meta.get("embedder") == embedder.name and int(
+            meta.get("dimension", embedder.dimension)
+        ) == int(embedder.dimension):
+            if generation(name) > mine_generation:
+                mine, mine_generation = collection, generation(name)
+        else:
+            others.append(
+                f"{meta.get('embedder', 'unknown')} ({meta.get('dimension', '?')} dimensions)"
+            )
+    return mine, others, incomplete
+
+
+def create_collection(client: Any, embedder: Embedder, *, complete: bool = True) -> Any:
+    number = 1 + max((generation(n) for n in collection_names(client)), default=0)
+    name = COLLECTION_PREFIX if number == 1 else f"{COLLECTION_PREFIX}_{number}"
+    try:
+        return client.create_collection(
             name,
-            embedding_function=_make_adapter(embedder),
-            metadata={"hnsw:space": "cosine", "embedder": embedder.name},
+            embedding_function=adapter(embedder),
+            metadata=collection_metadata(embedder, number, complete),
         )
     except Exception as exc:
-        raise StoreUnavailableError(f"the memory collection cannot be opened: {exc}") from exc
+        raise StoreUnavailableError(f"the memory collection cannot be created: {exc}") from exc
+
+
+def collection_metadata(embedder: Embedder, generation: int, complete: bool) -> dict[str, Any]:
+    return {
+        "hnsw:space": "cosine",
+        "embedder": embedder.name,
+        "dimension": embedder.dimension,
+        "generation": generation,
+        "complete": complete,
+        "text_format": TEXT_FORMAT,
+    }
+
+
+EXTRA_PREFIX = "x_"
 
 
 def metadata_of(memory: Memory) -> dict[str, Any]:
@@ -158,12 +229,73 @@ def metadata_of(memory: Memory) -> dict[str, Any]:
         "valid_from": memory.valid_from,
         "valid_to": memory.valid_to,
         "superseded_by": memory.superseded_by,
+        "scope": memory.scope,
     }
     meta.update({k: v for k, v in optional.items() if v is not None})
     if memory.sources:
         meta["sources"] = list(memory.sources)
+    for key, value in memory.extra.items():
+        meta[EXTRA_PREFIX + key] = value
     return meta
+
+
+def memory_from_chroma(memory_id: str, document: str, meta: dict[str, Any]) -> Memory:
+    """The inverse of :func:`metadata_of`, for rebuilding the ledger from Chroma."""
+
+    def opt_float(key: str) -> float | None:
+        value = meta.get(key)
+        return float(value) if value is not None else None
+
+    def opt_str(key: str) -> str | None:
+        value = meta.get(key)
+        return str(value) if value is not None else None
+
+    return Memory(
+        id=memory_id,
+        kind=Kind(meta["kind"]),
+        text=document,
+        said_at=float(meta["said_at"]),
+        stored_at=float(meta["stored_at"]),
+        updated_at=float(meta["updated_at"]),
+        conversation_id=opt_str("conversation_id"),
+        role=opt_str("role"),
+        speaker=opt_str("speaker"),
+        seq=int(meta.get("seq", 0)),
+        pinned=bool(meta.get("pinned", False)),
+        importance=float(meta.get("importance", 0.5)),
+        confidence=float(meta.get("confidence", 1.0)),
+        state=State(meta.get("state", "active")),
+        sources=tuple(meta.get("sources") or ()),
+        valid_from=opt_float("valid_from"),
+        valid_to=opt_float("valid_to"),
+        superseded_by=opt_str("superseded_by"),
+        scope=opt_str("scope"),
+        version=int(meta.get("version", 1)),
+        author=Author(meta.get("author", "chat")),
+        extra={k[len(EXTRA_PREFIX) :]: v for k, v in meta.items() if k.startswith(EXTRA_PREFIX)},
+    )
 
 
 def batched(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def where_of(filters: SearchFilter) -> dict[str, Any] | None:
+    clauses: list[dict[str, Any]] = []
+    if filters.kinds:
+        clauses.append({"kind": {"$in": [k.value for k in filters.kinds]}})
+    if filters.states:
+        clauses.append({"state": {"$in": [s.value for s in filters.states]}})
+    if filters.conversation_id is not None:
+        clauses.append({"conversation_id": filters.conversation_id})
+    if filters.exclude_conversation_id is not None:
+        clauses.append({"conversation_id": {"$ne": filters.exclude_conversation_id}})
+    if filters.since is not None:
+        clauses.append({"said_at": {"$gte": float(filters.since)}})
+    if filters.until is not None:
+        clauses.append({"said_at": {"$lte": float(filters.until)}})
+    if filters.pinned_only:
+        clauses.append({"pinned": True})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}

@@ -6,40 +6,44 @@ Source of truth, datum by datum:
   its vector and all of its metadata, provenance included. That is "the
   memory"; a second machine pointed at the same Chroma server sees all of it.
 * **This ledger** holds
-  - *derived indexes*, rebuildable from Chroma at any time: the catalogue
-    (``items``, sorted listing and paging), the lexical index (``fts``, BM25 via
-    FTS5; local Chroma has no sparse/BM25 search) and the provenance reverse
-    index (``links``);
+  - *derived indexes*, rebuilt from Chroma whenever they are missing or
+    behind: the catalogue (``items``: sorted listing, paging, filters), the
+    lexical index (``fts``: BM25 via FTS5, because local Chroma has no
+    sparse/BM25 search) and the provenance reverse index (``links``);
   - *per-machine data*: edit history, conversation titles, access statistics,
     the write-ahead ``outbox`` and job bookkeeping. In server mode these stay
-    on the machine that made them: another machine sees every memory and its
-    current state, but not the earlier versions edited elsewhere.
+    on the machine that made them: another machine sees every memory in its
+    current state, but not versions edited elsewhere, and titles fall back to
+    the first words of the conversation.
 
 Writes that touch both stores go through the ``outbox``: the intent is
 committed here first, then applied to Chroma (idempotent upsert/delete), then
 to the derived indexes in the same transaction that removes the intent. A
 crash at any point leaves either no trace or an intent that the next open
-replays, so Chroma and the indexes never disagree for long and nothing
+replays, so Chroma and the indexes never disagree after an open and nothing
 acknowledged is lost.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from . import _indexing
 from .errors import StoreUnavailableError
 from .records import Author, Conversation, Kind, Memory, State
+from .retrieval import Features, SearchFilter
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-_SCHEMA = """
+_TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS items (
     rowid INTEGER PRIMARY KEY,
@@ -58,9 +62,8 @@ CREATE TABLE IF NOT EXISTS items (
 CREATE INDEX IF NOT EXISTS items_conversation ON items(conversation_id, seq);
 CREATE INDEX IF NOT EXISTS items_kind_said ON items(kind, said_at);
 CREATE INDEX IF NOT EXISTS items_said ON items(said_at);
-CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
-    text, keys, tokenize = 'porter unicode61 remove_diacritics 2'
-);
+CREATE INDEX IF NOT EXISTS items_stored ON items(stored_at);
+CREATE INDEX IF NOT EXISTS items_updated ON items(updated_at);
 CREATE TABLE IF NOT EXISTS links (
     source TEXT NOT NULL, derived TEXT NOT NULL, PRIMARY KEY (source, derived)
 ) WITHOUT ROWID;
@@ -79,27 +82,69 @@ CREATE TABLE IF NOT EXISTS conversations (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, payload TEXT NOT NULL
-);
+)
 """
+_FTS_COLUMNS = "text, meta, context, tokenize = 'porter unicode61 remove_diacritics 2'"
+_FTS = f"CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5({_FTS_COLUMNS})"
 
-# Fields of a Memory kept in the catalogue's JSON; text lives in the fts table.
-_RECORD_FIELDS = tuple(f for f in Memory.__dataclass_fields__ if f != "text")
+# Fields of a Memory kept in the catalogue's JSON; text lives in the fts table
+# and access statistics in the usage table.
+_NOT_IN_RECORD = {"text", "access_count", "last_access"}
+_RECORD_FIELDS = tuple(f for f in Memory.__dataclass_fields__ if f not in _NOT_IN_RECORD)
 
 
 def record_json(memory: Memory) -> str:
     data = asdict(memory)
-    del data["text"]
+    for key in _NOT_IN_RECORD:
+        del data[key]
     data["sources"] = list(memory.sources)
+    data["extra"] = dict(memory.extra)
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
-def memory_from_row(record: str, text: str) -> Memory:
+def memory_from_row(
+    record: str, text: str, access_count: int | None = 0, last_access: float | None = None
+) -> Memory:
     data: dict[str, Any] = json.loads(record)
     data["kind"] = Kind(data["kind"])
     data["state"] = State(data["state"])
     data["author"] = Author(data.get("author", Author.CHAT))
     data["sources"] = tuple(data.get("sources", ()))
-    return Memory(text=text, **{k: data[k] for k in _RECORD_FIELDS if k in data})
+    data["extra"] = dict(data.get("extra") or {})
+    fields = {k: data[k] for k in _RECORD_FIELDS if k in data}
+    return Memory(text=text, access_count=int(access_count or 0), last_access=last_access, **fields)
+
+
+def _v1_to_v2(db: sqlite3.Connection) -> None:
+    """Version 1 had a two-column lexical index (text, keys); version 2 adds
+    speaker/date words and neighbouring turns. The text is kept; the new
+    columns are filled by the store's full lexical refresh after opening."""
+    db.execute(f"CREATE VIRTUAL TABLE fts_v2 USING fts5({_FTS_COLUMNS})")
+    db.execute(
+        "INSERT INTO fts_v2 (rowid, text, meta, context) SELECT rowid, text, '', '' FROM fts"
+    )
+    db.execute("DROP TABLE fts")
+    db.execute("ALTER TABLE fts_v2 RENAME TO fts")
+    db.execute("INSERT OR REPLACE INTO meta VALUES ('lexical_stale', '1')")
+
+
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2}
+
+
+def _explain(exc: sqlite3.Error, path: Path) -> str:
+    """What a storage failure means for the person, in their words."""
+    text = str(exc).lower()
+    if "full" in text:
+        return f"the disk holding your memory ({path.parent}) is full; nothing was changed"
+    if "readonly" in text or "read-only" in text:
+        return f"the memory folder {path.parent} is read-only; nothing was changed"
+    if "locked" in text or "busy" in text:
+        return f"another program is using the memory ledger {path}; try again"
+    return f"the memory ledger {path} could not be written: {exc}"
+
+
+class LedgerDamagedError(StoreUnavailableError):
+    """The ledger file is not a readable SQLite database."""
 
 
 class Ledger:
@@ -107,19 +152,20 @@ class Ledger:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._lock = threading.RLock()
         try:
             self._db = sqlite3.connect(
                 str(path), check_same_thread=False, isolation_level=None, timeout=5.0
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._lock = threading.RLock()
             self._migrate()
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.OperationalError as exc:  # locked, read-only, disk full, missing folder
             raise StoreUnavailableError(
                 f"the memory ledger {path} cannot be opened: {exc}"
             ) from exc
+        except sqlite3.DatabaseError as exc:  # not a database, malformed
+            raise LedgerDamagedError(f"the memory ledger {path} is damaged: {exc}") from exc
 
     def close(self) -> None:
         with self._lock:
@@ -130,42 +176,59 @@ class Ledger:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            else:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
                 self._db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if self._db.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                raise StoreUnavailableError(_explain(exc, self.path)) from exc
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
-            cursor = self._db.execute(sql, params)
-            rows: list[Any] = cursor.fetchall()
-            return rows
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "fts5" in str(exc) or "syntax" in str(exc):
+                    raise  # a query the caller built badly, not a storage fault
+                raise StoreUnavailableError(_explain(exc, self.path)) from exc
 
     def _migrate(self) -> None:
         with self.transaction() as db:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
+            for statement in _TABLES.split(";"):
+                db.execute(statement)
             row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-            if row is None:
+            version = int(row[0]) if row else None
+            if version is None:  # a new ledger
+                db.execute(_FTS)
                 db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) > SCHEMA_VERSION:
+                return
+            if version > SCHEMA_VERSION:
                 raise StoreUnavailableError(
                     f"the memory ledger {self.path} was written by a newer Mneme "
-                    f"(format {row[0]}, this version reads up to {SCHEMA_VERSION})"
+                    f"(format {version}, this version reads up to {SCHEMA_VERSION})"
                 )
+            while version < SCHEMA_VERSION:
+                _MIGRATIONS[version](db)
+                version += 1
+            db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
 
     def get_meta(self, key: str) -> str | None:
         rows = self.query("SELECT value FROM meta WHERE key=?", (key,))
         return str(rows[0][0]) if rows else None
 
-    def set_meta(self, key: str, value: str) -> None:
+    def set_meta(self, key: str, value: str | None) -> None:
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+            if value is None:
+                db.execute("DELETE FROM meta WHERE key=?", (key,))
+            else:
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     # -- outbox -----------------------------------------------------------------
 
@@ -184,9 +247,10 @@ class Ledger:
     # -- derived indexes (called inside a transaction) ----------------------------
 
     @staticmethod
-    def put_items(db: sqlite3.Connection, memories: Iterable[Memory], keys: dict[str, str]) -> None:
+    def put_items(db: sqlite3.Connection, memories: Iterable[Memory]) -> None:
+        touched: dict[str, list[int]] = {}
         for m in memories:
-            row = db.execute("SELECT rowid FROM items WHERE id=?", (m.id,)).fetchone()
+            row = db.execute("SELECT rowid, seq FROM items WHERE id=?", (m.id,)).fetchone()
             values = (
                 m.id,
                 m.kind.value,
@@ -218,14 +282,70 @@ class Ledger:
                 )
                 db.execute("DELETE FROM fts WHERE rowid=?", (rowid,))
             db.execute(
-                "INSERT INTO fts (rowid, text, keys) VALUES (?, ?, ?)",
-                (rowid, m.text, keys.get(m.id, "")),
+                "INSERT INTO fts (rowid, text, meta, context) VALUES (?, ?, ?, '')",
+                (rowid, m.text, _indexing.lexical_meta(m)),
             )
             db.execute("DELETE FROM links WHERE derived=?", (m.id,))
             db.executemany(
                 "INSERT OR IGNORE INTO links (source, derived) VALUES (?, ?)",
                 [(source, m.id) for source in m.sources],
             )
+            if m.kind is Kind.EPISODE and m.conversation_id:
+                touched.setdefault(m.conversation_id, []).append(m.seq)
+        for conversation_id, seqs in touched.items():
+            Ledger.refresh_context(db, conversation_id, min(seqs), max(seqs))
+
+    @staticmethod
+    def refresh_context(db: sqlite3.Connection, conversation_id: str, lo: int, hi: int) -> None:
+        """Recompute the neighbour context of turns near seqs lo..hi of a conversation."""
+        n = _indexing.CONTEXT_TURNS
+        select = (
+            "SELECT items.rowid, items.seq, items.record, fts.text FROM items"
+            " JOIN fts ON fts.rowid = items.rowid"
+            " WHERE items.conversation_id=? AND items.kind='episode'"
+        )
+        before = db.execute(
+            f"{select} AND items.seq < ? ORDER BY items.seq DESC LIMIT ?",
+            (conversation_id, lo, 2 * n),
+        ).fetchall()
+        middle = db.execute(
+            f"{select} AND items.seq BETWEEN ? AND ? ORDER BY items.seq", (conversation_id, lo, hi)
+        ).fetchall()
+        after = db.execute(
+            f"{select} AND items.seq > ? ORDER BY items.seq LIMIT ?", (conversation_id, hi, 2 * n)
+        ).fetchall()
+        rows = [*reversed(before), *middle, *after]
+        lines = []
+        for _, _, record, text in rows:
+            data = json.loads(record)
+            lines.append(
+                _indexing.context_line(data.get("speaker") or data.get("role") or "", text)
+            )
+        first = max(0, len(before) - n)
+        last = min(len(rows), len(before) + len(middle) + n)
+        for i in range(first, last):
+            context = " ".join(
+                lines[j] for j in range(max(0, i - n), min(len(rows), i + n + 1)) if j != i
+            )
+            db.execute("UPDATE fts SET context=? WHERE rowid=?", (context, rows[i][0]))
+
+    @staticmethod
+    def refresh_all_lexical(db: sqlite3.Connection) -> None:
+        """Recompute every memory's meta and context columns (after a format change)."""
+        rows = db.execute(
+            "SELECT items.rowid, items.record, fts.text FROM items"
+            " JOIN fts ON fts.rowid = items.rowid"
+        ).fetchall()
+        for rowid, record, text in rows:
+            meta = _indexing.lexical_meta(memory_from_row(record, text))
+            db.execute("UPDATE fts SET meta=? WHERE rowid=?", (meta, rowid))
+        spans = db.execute(
+            "SELECT conversation_id, min(seq), max(seq) FROM items"
+            " WHERE kind='episode' AND conversation_id IS NOT NULL GROUP BY conversation_id"
+        ).fetchall()
+        for conversation_id, lo, hi in spans:
+            Ledger.refresh_context(db, conversation_id, int(lo), int(hi))
+        db.execute("DELETE FROM meta WHERE key='lexical_stale'")
 
     @staticmethod
     def touch_conversations(db: sqlite3.Connection, memories: Iterable[Memory]) -> None:
@@ -240,14 +360,21 @@ class Ledger:
 
     @staticmethod
     def remove_items(db: sqlite3.Connection, ids: Iterable[str]) -> None:
+        touched: dict[str, list[int]] = {}
         for memory_id in ids:
-            row = db.execute("SELECT rowid FROM items WHERE id=?", (memory_id,)).fetchone()
+            row = db.execute(
+                "SELECT rowid, kind, conversation_id, seq FROM items WHERE id=?", (memory_id,)
+            ).fetchone()
             if row is not None:
                 db.execute("DELETE FROM fts WHERE rowid=?", (row[0],))
                 db.execute("DELETE FROM items WHERE rowid=?", (row[0],))
+                if row[1] == Kind.EPISODE.value and row[2]:
+                    touched.setdefault(row[2], []).append(int(row[3]))
             db.execute("DELETE FROM links WHERE derived=?", (memory_id,))
             db.execute("DELETE FROM usage WHERE id=?", (memory_id,))
             db.execute("DELETE FROM history WHERE id=?", (memory_id,))
+        for conversation_id, seqs in touched.items():
+            Ledger.refresh_context(db, conversation_id, min(seqs), max(seqs))
 
     @staticmethod
     def add_history(db: sqlite3.Connection, previous: Memory, changed_at: float) -> None:
@@ -266,28 +393,33 @@ class Ledger:
 
     # -- reads ------------------------------------------------------------------
 
-    _SELECT = "SELECT items.record, fts.text FROM items JOIN fts ON fts.rowid = items.rowid"
+    _SELECT = (
+        "SELECT items.record, fts.text, usage.access_count, usage.last_access FROM items"
+        " JOIN fts ON fts.rowid = items.rowid LEFT JOIN usage ON usage.id = items.id"
+    )
 
     def get(self, ids: Sequence[str]) -> dict[str, Memory]:
         found: dict[str, Memory] = {}
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            for record, text in self.query(f"{self._SELECT} WHERE items.id IN ({marks})", chunk):
-                memory = memory_from_row(record, text)
+            for row in self.query(f"{self._SELECT} WHERE items.id IN ({marks})", chunk):
+                memory = memory_from_row(*row)
                 found[memory.id] = memory
         return found
 
     def select(self, where: str = "", params: Sequence[Any] = (), tail: str = "") -> list[Memory]:
         sql = self._SELECT + (f" WHERE {where}" if where else "") + (f" {tail}" if tail else "")
-        return [memory_from_row(record, text) for record, text in self.query(sql, params)]
+        return [memory_from_row(*row) for row in self.query(sql, params)]
 
     def count(self, where: str = "", params: Sequence[Any] = ()) -> int:
         sql = "SELECT count(*) FROM items" + (f" WHERE {where}" if where else "")
         return int(self.query(sql, params)[0][0])
 
-    def ids(self) -> set[str]:
-        return {str(r[0]) for r in self.query("SELECT id FROM items")}
+    def rowids(self, ids: Sequence[str]) -> dict[str, int]:
+        marks = ",".join("?" * len(ids))
+        rows = self.query(f"SELECT id, rowid FROM items WHERE id IN ({marks})", list(ids))
+        return {str(i): int(r) for i, r in rows}
 
     def derived_from(self, ids: Sequence[str]) -> list[str]:
         if not ids:
@@ -304,18 +436,74 @@ class Ledger:
         )
         return int(rows[0][0]) + 1
 
+    def speakers(self) -> list[str]:
+        rows = self.query(
+            "SELECT DISTINCT json_extract(record, '$.speaker') FROM items WHERE kind='episode'"
+        )
+        return [str(r[0]) for r in rows if r[0]]
+
+    def document_frequency(self, term: str) -> int:
+        """Memories whose text, speaker/date words or context contain ``term`` (stemmed)."""
+        try:
+            rows = self.query(
+                "SELECT count(*) FROM fts WHERE fts MATCH ?", ('"' + term.replace('"', '""') + '"',)
+            )
+        except sqlite3.OperationalError:
+            return 0
+        return int(rows[0][0])
+
+    def features(self, ids: Sequence[str]) -> dict[str, Features]:
+        """What ranking needs of each memory, read without decoding whole records."""
+        found: dict[str, Features] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self.query(
+                "SELECT items.id, kind, state, said_at, importance, pinned, conversation_id,"
+                " json_extract(record, '$.speaker'), json_extract(record, '$.sources'),"
+                " usage.last_access FROM items LEFT JOIN usage ON usage.id = items.id"
+                f" WHERE items.id IN ({marks})",
+                chunk,
+            )
+            for i, kind, state, said, imp, pinned, conv, speaker, sources, last in rows:
+                found[str(i)] = Features(
+                    Kind(kind),
+                    State(state),
+                    float(said),
+                    float(imp),
+                    bool(pinned),
+                    conv,
+                    speaker,
+                    last,
+                    tuple(json.loads(sources)) if sources and sources != "[]" else (),
+                )
+        return found
+
     def lexical(
         self, match: str, limit: int, where: str = "", params: Sequence[Any] = ()
     ) -> list[tuple[str, float]]:
-        """Ids and BM25 scores (higher is better) for an FTS5 match expression."""
-        sql = (
-            "SELECT items.id, -bm25(fts, 1.0, 0.5) AS score FROM fts"
-            " JOIN items ON items.rowid = fts.rowid WHERE fts MATCH ?"
-            + (f" AND {where}" if where else "")
-            + " ORDER BY score DESC LIMIT ?"
-        )
+        """Ids and BM25 scores (higher is better) for an FTS5 match expression.
+
+        Without a ``where`` the catalogue is only joined for the rows returned: joining
+        every match before ranking costs a third more on a large store.
+        """
+        w = _indexing.LEXICAL_WEIGHTS
+        score = f"-bm25(fts, {w[0]}, {w[1]}, {w[2]})"
         try:
-            rows = self.query(sql, [match, *params, limit])
+            if where:
+                rows = self.query(
+                    f"SELECT items.id, {score} AS score FROM fts"
+                    f" JOIN items ON items.rowid = fts.rowid WHERE fts MATCH ? AND {where}"
+                    " ORDER BY score DESC LIMIT ?",
+                    [match, *params, limit],
+                )
+            else:
+                rows = self.query(
+                    f"SELECT items.id, ranked.score FROM (SELECT rowid, {score} AS score FROM fts"
+                    " WHERE fts MATCH ? ORDER BY score DESC LIMIT ?) AS ranked"
+                    " JOIN items ON items.rowid = ranked.rowid ORDER BY ranked.score DESC",
+                    [match, limit],
+                )
         except sqlite3.OperationalError:  # a query FTS5 cannot parse finds nothing
             return []
         return [(str(i), float(s)) for i, s in rows]
@@ -338,3 +526,49 @@ class Ledger:
             "SELECT record, text FROM history WHERE id=? ORDER BY version", (memory_id,)
         )
         return [memory_from_row(record, text) for record, text in rows]
+
+    def all_history(self) -> list[tuple[Memory, float]]:
+        rows = self.query("SELECT record, text, changed_at FROM history ORDER BY id, version")
+        return [(memory_from_row(record, text), float(at)) for record, text, at in rows]
+
+    def set_usage(self, rows: Sequence[tuple[str, int, float | None]]) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO usage (id, access_count, last_access) VALUES (?, ?, ?)",
+                [(i, n, at or 0.0) for i, n, at in rows],
+            )
+
+    def record_access(self, ids: Sequence[str], when: float) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO usage (id, access_count, last_access) VALUES (?, 1, ?)"
+                " ON CONFLICT(id) DO UPDATE SET access_count = access_count + 1,"
+                " last_access = excluded.last_access",
+                [(i, when) for i in ids],
+            )
+
+
+def sql_where(filters: SearchFilter) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.kinds:
+        clauses.append(f"items.kind IN ({','.join('?' * len(filters.kinds))})")
+        params += [k.value for k in filters.kinds]
+    if filters.states:
+        clauses.append(f"items.state IN ({','.join('?' * len(filters.states))})")
+        params += [s.value for s in filters.states]
+    if filters.conversation_id is not None:
+        clauses.append("items.conversation_id = ?")
+        params.append(filters.conversation_id)
+    if filters.exclude_conversation_id is not None:
+        clauses.append("coalesce(items.conversation_id, '') != ?")
+        params.append(filters.exclude_conversation_id)
+    if filters.since is not None:
+        clauses.append("items.said_at >= ?")
+        params.append(filters.since)
+    if filters.until is not None:
+        clauses.append("items.said_at <= ?")
+        params.append(filters.until)
+    if filters.pinned_only:
+        clauses.append("items.pinned = 1")
+    return " AND ".join(clauses), params

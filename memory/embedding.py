@@ -69,6 +69,10 @@ class SentenceTransformerEmbedder:
     Importing sentence-transformers costs seconds, so neither the import nor the
     load happens in ``__init__``: a UI can create this object on its thread and
     let a worker pay for :meth:`load`.
+
+    Small batches are faster on a CPU: texts in a batch are padded to its
+    longest, and short chat turns vary a lot in length. Measured on LoCoMo
+    turns with one thread: 73 texts/s with batches of 8, 60 with 64.
     """
 
     def __init__(
@@ -77,7 +81,7 @@ class SentenceTransformerEmbedder:
         *,
         name: str | None = None,
         dimension: int | None = None,
-        batch_size: int = 64,
+        batch_size: int = 8,
         threads: int | None = None,
     ) -> None:
         self._path = Path(model_path) if model_path is not None else None
@@ -105,6 +109,10 @@ class SentenceTransformerEmbedder:
                 raise RuntimeError(f"{self._name} does not report its embedding size")
             self._dimension = int(dim)
         return self._dimension
+
+    @property
+    def batch_size(self) -> int:
+        return self._batch_size
 
     @property
     def loaded(self) -> bool:

@@ -7,8 +7,12 @@ Times are POSIX seconds (UTC) as floats.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+Scalar = str | int | float | bool
+"""What a memory's ``extra`` metadata may hold: flat values only, as Chroma stores them."""
 
 
 class Kind(StrEnum):
@@ -43,7 +47,7 @@ class Memory:
     kind: Kind
     text: str
     said_at: float
-    """When it was said or became true: the conversation clock, not the wall clock."""
+    """When it was said or became known: the conversation clock, not the wall clock."""
     stored_at: float
     """When this store first recorded it."""
     updated_at: float
@@ -61,8 +65,15 @@ class Memory:
     valid_from: float | None = None
     valid_to: float | None = None
     superseded_by: str | None = None
+    scope: str | None = None
+    """For summaries: what they cover ("session", "week", "month", "topic")."""
     version: int = 1
     author: Author = Author.CHAT
+    extra: Mapping[str, Scalar] = field(default_factory=dict)
+    """Caller metadata (an importer's original id, a benchmark's turn id)."""
+    access_count: int = 0
+    """How often retrieval handed this memory to a prompt (kept per machine)."""
+    last_access: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,31 +87,50 @@ class NewEpisode:
     """Defaults to the store's clock; an import or a benchmark sets it."""
     speaker: str | None = None
     author: Author = Author.CHAT
+    extra: Mapping[str, Scalar] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class ScoreExplanation:
-    """Why a memory was retrieved, term by term, so a person can see it."""
+    """Why a memory was retrieved, term by term, so a person can see it.
+
+    ``relevance`` fuses the dense and lexical scores (each standardised over
+    the candidates); the other terms are added to it to give the final score.
+    """
 
     dense: float | None = None
-    """Cosine similarity of the query and the memory, if the dense search found it."""
+    """Cosine similarity of the query and the memory."""
     lexical: float | None = None
-    """BM25 score of the query's words in the memory, if the lexical search found it."""
-    fused: float = 0.0
+    """BM25 score of the query's words in the memory and its neighbouring turns."""
+    relevance: float = 0.0
     recency: float = 0.0
     importance: float = 0.0
+    speaker: float = 0.0
+    """Boost because the query names who said it."""
+    time: float = 0.0
+    """Boost because it falls in a time the query mentions ("last week")."""
+    via: str | None = None
+    """Id of a fact or summary that matched and pointed here."""
     dense_rank: int | None = None
     lexical_rank: int | None = None
 
     def describe(self) -> str:
         parts = []
         if self.dense is not None:
-            parts.append(f"meaning {self.dense:.2f} (#{self.dense_rank})")
-        if self.lexical is not None:
-            parts.append(f"words {self.lexical:.2f} (#{self.lexical_rank})")
-        parts.append(f"recency {self.recency:.2f}")
-        parts.append(f"importance {self.importance:.2f}")
-        return ", ".join(parts)
+            parts.append(f"meaning {self.dense:.2f}")
+        if self.lexical:
+            parts.append(f"words {self.lexical:.1f}")
+        if self.recency:
+            parts.append(f"recency +{self.recency:.2f}")
+        if self.importance:
+            parts.append(f"importance {self.importance:+.2f}")
+        if self.speaker:
+            parts.append(f"speaker +{self.speaker:.2f}")
+        if self.time:
+            parts.append(f"time +{self.time:.2f}")
+        if self.via:
+            parts.append(f"via {self.via}")
+        return ", ".join(parts) or "no signal"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,3 +147,59 @@ class Conversation:
     created_at: float
     updated_at: float
     turns: int = 0
+
+
+class SortKey(StrEnum):
+    SAID_AT = "said_at"
+    STORED_AT = "stored_at"
+    UPDATED_AT = "updated_at"
+    IMPORTANCE = "importance"
+    KIND = "kind"
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    """A page of the memory browser: filters, sort and window."""
+
+    kinds: tuple[Kind, ...] = ()
+    states: tuple[State, ...] = ()
+    """Empty means every state."""
+    conversation_id: str | None = None
+    since: float | None = None
+    until: float | None = None
+    pinned_only: bool = False
+    contains: str | None = None
+    """Only memories whose words include all of these (lexical, stemmed)."""
+    sort: SortKey = SortKey.SAID_AT
+    descending: bool = True
+    offset: int = 0
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: tuple[Memory, ...]
+    total: int
+    """How many memories match the query's filters, over all pages."""
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryDetails:
+    memory: Memory
+    history: tuple[Memory, ...]
+    """Earlier versions, oldest first."""
+    sources: tuple[Memory, ...]
+    """What it was derived from (those that still exist)."""
+    derived: tuple[Memory, ...]
+    """What was derived from it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    by_kind: Mapping[Kind, int]
+    by_state: Mapping[State, int]
+    conversations: int
+    pinned: int
+    size_bytes: int
+    embedder: str

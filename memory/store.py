@@ -1,26 +1,30 @@
 """MemoryStore: the one API through which the app, the CLI and benchmarks remember.
 
-A store is a folder holding the ledger (``ledger.sqlite3``), the lock and, in
-embedded mode, Chroma's files (``chroma/``). See ``_ledger.py`` for which datum
-lives where and how a write reaches both stores safely.
+A store is a folder holding the lock, the ledger (``ledger.sqlite3``, or one
+per server in server mode) and, in embedded mode, Chroma's files (``chroma/``).
+``_ledger.py`` says which datum lives where and how a write reaches both
+stores safely; ``retrieval.py`` how search ranks.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import logging
-import math
-import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import _chroma
+from . import _chroma, _indexing, _maintenance
+from ._chroma import TEXT_FORMAT
 from ._filelock import FolderLock
-from ._ledger import Ledger, record_json
+from ._ledger import Ledger, LedgerDamagedError, memory_from_row, record_json, sql_where
+from ._maintenance import Progress
+from ._validation import check_extra, check_text, check_time, check_unit
 from .embedding import Embedder
 from .errors import (
     EmbedderMismatchError,
@@ -33,17 +37,19 @@ from .records import (
     Conversation,
     Hit,
     Kind,
+    ListQuery,
     Memory,
+    MemoryDetails,
     NewEpisode,
-    ScoreExplanation,
+    Page,
+    Scalar,
+    SortKey,
     State,
+    Stats,
 )
+from .retrieval import Features, RetrievalConfig, Retriever, SearchFilter
 
 log = logging.getLogger(__name__)
-
-#: Longest text a memory may hold. A pasted book chapter fits; a whole book
-#: does not, and should be imported as a document instead.
-MAX_TEXT_CHARS = 1_000_000
 
 _CHROMA_BATCH = 1000
 
@@ -65,20 +71,11 @@ class DeleteReport:
 
 
 @dataclass(frozen=True, slots=True)
-class SearchFilter:
-    kinds: tuple[Kind, ...] = ()
-    states: tuple[State, ...] = (State.ACTIVE,)
-    conversation_id: str | None = None
-    exclude_conversation_id: str | None = None
-    since: float | None = None
-    until: float | None = None
-    pinned_only: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class ServerLocation:
     url: str
     token: str | None = None
+    tenant: str = "default_tenant"
+    database: str = "default_database"
 
 
 @dataclass(slots=True)
@@ -97,27 +94,71 @@ def _new_id(kind: Kind) -> str:
     return f"{kind.value[:2]}-{uuid.uuid4().hex}"
 
 
-def _check_text(text: object) -> str:
-    if not isinstance(text, str):
-        raise InvalidMemoryError(f"a memory's text must be a string, not {type(text).__name__}")
-    if not text.strip():
-        raise InvalidMemoryError("a memory cannot be empty")
-    if len(text) > MAX_TEXT_CHARS:
-        raise InvalidMemoryError(
-            f"a memory can hold at most {MAX_TEXT_CHARS:,} characters; this one has {len(text):,}"
-        )
-    if "\x00" in text:
-        text = text.replace("\x00", "\ufffd")  # SQLite and Chroma truncate at NUL
-    return text
+def _selective(filters: SearchFilter) -> bool:
+    """Whether a filter keeps few memories (worth applying inside the indexes)."""
+    return (
+        filters.conversation_id is not None
+        or filters.exclude_conversation_id is not None
+        or filters.since is not None
+        or filters.until is not None
+        or filters.pinned_only
+    )
 
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+class _StoreIndex:
+    """The store as retrieval sees it (see ``retrieval.Index``)."""
 
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
 
-def fts_query(text: str) -> str:
-    """An FTS5 expression that ORs the words of free text, each quoted literally."""
-    words = {w.lower() for w in _WORD.findall(text) if len(w) > 1 or w.isdigit()}
-    return " OR ".join(f'"{w}"' for w in sorted(words))
+    def embed_query(self, text: str) -> list[float]:
+        return self.store._embedder.embed([text])[0]
+
+    def dense(
+        self, vector: Sequence[float], n: int, filters: SearchFilter, *, strict: bool = False
+    ) -> list[tuple[str, float]]:
+        # Chroma answers in ~3 ms without a metadata filter and ~30 ms with one, so
+        # filters that keep most memories (kind, state) are left to retrieval, which
+        # checks every result; selective ones go to Chroma.
+        where = _chroma.where_of(filters) if strict or _selective(filters) else None
+        return self._query(vector, n, where)
+
+    def _query(
+        self, vector: Sequence[float], n: int, where: dict[str, Any] | None
+    ) -> list[tuple[str, float]]:
+        try:
+            result = self.store._collection.query(
+                query_embeddings=[list(vector)], n_results=n, where=where, include=["distances"]
+            )
+        except Exception as exc:
+            raise StoreUnavailableError(f"the memory search failed: {exc}") from exc
+        ids = result["ids"][0] if result["ids"] else []
+        distances = result["distances"][0] if result.get("distances") else []
+        return [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=False)]
+
+    def lexical(
+        self, terms: Sequence[str], n: int, filters: SearchFilter, *, strict: bool = False
+    ) -> list[tuple[str, float]]:
+        where, params = sql_where(filters if strict or _selective(filters) else SearchFilter())
+        return self.store._ledger.lexical(_indexing.fts_match(list(terms)), n, where, params)
+
+    def document_frequency(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        return self.store._document_frequency(terms)
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, Sequence[float]]:
+        if not ids:
+            return {}
+        got = self.store._collection.get(ids=list(ids), include=["embeddings"])
+        return dict(zip(got["ids"], got["embeddings"], strict=False))
+
+    def features(self, ids: Sequence[str]) -> dict[str, Features]:
+        return self.store._ledger.features(list(ids))
+
+    def memories(self, ids: Sequence[str]) -> dict[str, Memory]:
+        return self.store._ledger.get(list(ids))
+
+    def speakers(self) -> list[str]:
+        return self.store._speaker_names()
 
 
 class MemoryStore:
@@ -127,22 +168,66 @@ class MemoryStore:
         self,
         folder: Path,
         ledger: Ledger,
+        client: Any,
         collection: Any,
         embedder: Embedder,
         lock: FolderLock,
         clock: Callable[[], float],
+        retrieval: RetrievalConfig | None,
+        server: ServerLocation | None,
     ) -> None:
         self.folder = folder
+        self.server = server
         self._ledger = ledger
+        self._client = client
         self._collection = collection
         self._embedder = embedder
         self._lock = lock
         self._clock = clock
         self._write_lock = threading.RLock()
         self._listeners = _Listeners()
+        self._speakers: list[str] | None = None
+        self._df: dict[str, tuple[int, int]] = {}
         self._closed = False
+        self.warnings: list[str] = []
+        """Things the person should know about how the store was opened."""
+        self.retriever = Retriever(_StoreIndex(self), clock, retrieval)
 
     # -- opening ------------------------------------------------------------------
+
+    @staticmethod
+    def _ledger_path(folder: Path, server: ServerLocation | None) -> Path:
+        if server is None:
+            return folder / "ledger.sqlite3"
+        key = f"{server.url}|{server.tenant}|{server.database}".encode()
+        return folder / f"ledger-{hashlib.sha256(key).hexdigest()[:12]}.sqlite3"
+
+    @staticmethod
+    def _prepare_folder(folder: Path) -> FolderLock:
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except FileExistsError as exc:
+            raise StoreUnavailableError(f"{folder} exists and is not a memory folder") from exc
+        except OSError as exc:
+            raise StoreUnavailableError(f"cannot create the memory folder {folder}: {exc}") from exc
+        lock = FolderLock(folder)
+        try:
+            lock.acquire()
+        except OSError as exc:
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise StoreUnavailableError(
+                    f"the memory folder {folder} is read-only; Mneme needs to write there"
+                ) from exc
+            raise StoreUnavailableError(f"the memory folder {folder} is not usable: {exc}") from exc
+        return lock
+
+    @staticmethod
+    def _location(folder: Path, server: ServerLocation | None) -> _chroma.ChromaLocation:
+        if server is None:
+            return _chroma.ChromaLocation(path=folder / "chroma")
+        return _chroma.ChromaLocation(
+            url=server.url, token=server.token, tenant=server.tenant, database=server.database
+        )
 
     @classmethod
     def open(
@@ -152,50 +237,70 @@ class MemoryStore:
         *,
         server: ServerLocation | None = None,
         clock: Callable[[], float] = time.time,
+        retrieval: RetrievalConfig | None = None,
     ) -> MemoryStore:
         """Open (or create) the store in ``folder``.
 
         Raises :class:`StoreLockedError` if another process has it open,
-        :class:`EmbedderMismatchError` if it was indexed with another model and
+        :class:`EmbedderMismatchError` if it was indexed with another model
+        (nothing is changed; see :meth:`reindex`) and
         :class:`StoreUnavailableError` if it cannot be read or written.
         """
         folder = Path(folder)
+        lock = cls._prepare_folder(folder)
+        ledger: Ledger | None = None
+        client: Any = None
+        warnings: list[str] = []
         try:
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        except OSError as exc:
-            raise StoreUnavailableError(f"cannot create the memory folder {folder}: {exc}") from exc
-        lock = FolderLock(folder)
-        try:
-            lock.acquire()
-        except OSError as exc:
-            raise StoreUnavailableError(
-                f"the memory folder {folder} is not writable: {exc}"
-            ) from exc
-        try:
-            ledger = Ledger(folder / "ledger.sqlite3")
-            stored_embedder = ledger.get_meta("embedder")
-            if stored_embedder is not None and stored_embedder != embedder.name:
-                ledger.close()
-                raise EmbedderMismatchError(stored_embedder, embedder.name)
-            location = (
-                _chroma.ChromaLocation(url=server.url, token=server.token)
-                if server
-                else _chroma.ChromaLocation(path=folder / "chroma")
+            ledger = cls._open_ledger(cls._ledger_path(folder, server), warnings)
+            client = _chroma.open_client(cls._location(folder, server))
+            collection, others, _ = _chroma.find_collection(client, embedder)
+            if collection is None:
+                if others:
+                    raise EmbedderMismatchError(others[0], embedder.name)
+                collection = _chroma.create_collection(client, embedder)
+            store = cls(
+                folder, ledger, client, collection, embedder, lock, clock, retrieval, server
             )
-            client = _chroma.open_client(location)
-            collection = _chroma.open_collection(client, embedder)
-            stored_in_chroma = (collection.metadata or {}).get("embedder")
-            if stored_in_chroma and stored_in_chroma != embedder.name:
-                ledger.close()
-                raise EmbedderMismatchError(str(stored_in_chroma), embedder.name)
-            if stored_embedder is None:
-                ledger.set_meta("embedder", embedder.name)
-            store = cls(folder, ledger, collection, embedder, lock, clock)
-            store._replay_outbox()
+            store.warnings.extend(warnings)
+            store._recover()
             return store
         except BaseException:
+            if ledger is not None:
+                ledger.close()
+            _chroma.close_client(client)
             lock.release()
             raise
+
+    @staticmethod
+    def _open_ledger(path: Path, warnings: list[str]) -> Ledger:
+        """Open the ledger; a damaged one is kept aside and rebuilt from Chroma."""
+        try:
+            return Ledger(path)
+        except LedgerDamagedError as exc:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            for suffix in ("", "-wal", "-shm"):
+                part = path.with_name(path.name + suffix)
+                if part.exists():
+                    part.replace(part.with_name(f"{part.name}.damaged-{stamp}"))
+            log.warning("%s; rebuilding it from the memory store", exc)
+            warnings.append(
+                f"{exc}. It was moved aside ({path.name}.damaged-{stamp}) and rebuilt from "
+                "your memories; edit history and conversation titles from before are in the "
+                "moved file."
+            )
+            return Ledger(path)
+
+    def _recover(self) -> None:
+        """Bring the ledger and vectors up to date after a crash, an upgrade or another machine."""
+        self._replay_outbox()
+        if int((self._collection.metadata or {}).get("text_format", 1)) < TEXT_FORMAT:
+            _maintenance.reembed_all(self._collection, self._embedder)
+        if self.server is not None or self._ledger.count() != self._collection.count():
+            self.resync()
+        if self._ledger.get_meta("lexical_stale"):
+            with self._ledger.transaction() as db:
+                Ledger.refresh_all_lexical(db)
 
     def close(self) -> None:
         if self._closed:
@@ -203,6 +308,7 @@ class MemoryStore:
         with self._write_lock:
             self._closed = True
             self._ledger.close()
+            _chroma.close_client(self._client)
             self._lock.release()
 
     def __enter__(self) -> MemoryStore:
@@ -231,18 +337,19 @@ class MemoryStore:
         with self._write_lock:
             next_seq: dict[str, int] = {}
             for episode in episodes:
-                text = _check_text(episode.text)
-                if not episode.conversation_id:
+                text = check_text(episode.text)
+                if not episode.conversation_id or not isinstance(episode.conversation_id, str):
                     raise InvalidMemoryError("an episode needs a conversation id")
                 conv = episode.conversation_id
                 if conv not in next_seq:
                     next_seq[conv] = self._ledger.next_seq(conv)
+                said = check_time("said_at", episode.said_at)
                 memories.append(
                     Memory(
                         id=_new_id(Kind.EPISODE),
                         kind=Kind.EPISODE,
                         text=text,
-                        said_at=float(episode.said_at if episode.said_at is not None else now),
+                        said_at=said if said is not None else now,
                         stored_at=now,
                         updated_at=now,
                         conversation_id=conv,
@@ -250,6 +357,7 @@ class MemoryStore:
                         speaker=episode.speaker,
                         seq=next_seq[conv],
                         author=episode.author,
+                        extra=check_extra(episode.extra),
                     )
                 )
                 next_seq[conv] += 1
@@ -268,48 +376,113 @@ class MemoryStore:
         sources: Sequence[str] = (),
         said_at: float | None = None,
         importance: float = 0.5,
+        confidence: float = 1.0,
         pinned: bool = False,
         author: Author = Author.USER,
         conversation_id: str | None = None,
+        scope: str | None = None,
+        valid_from: float | None = None,
+        extra: Mapping[str, Scalar] | None = None,
     ) -> Memory:
-        """Add a fact or summary (or a note written by hand)."""
-        text = _check_text(text)
-        if not 0.0 <= importance <= 1.0 or math.isnan(importance):
-            raise InvalidMemoryError("importance must be between 0 and 1")
+        """Add a fact or summary, or a note written by hand."""
         now = self._clock()
+        said = check_time("said_at", said_at)
         memory = Memory(
             id=_new_id(kind),
-            kind=kind,
-            text=text,
-            said_at=float(said_at if said_at is not None else now),
+            kind=Kind(kind),
+            text=check_text(text),
+            said_at=said if said is not None else now,
             stored_at=now,
             updated_at=now,
             conversation_id=conversation_id,
-            importance=importance,
-            pinned=pinned,
+            importance=check_unit("importance", importance),
+            confidence=check_unit("confidence", confidence),
+            pinned=bool(pinned),
             sources=tuple(dict.fromkeys(sources)),
             author=author,
+            scope=scope,
+            valid_from=check_time("valid_from", valid_from),
+            extra=check_extra(extra or {}),
         )
         with self._write_lock:
             self._commit_upserts([memory], history=[])
         self._listeners.emit(Change(added=(memory.id,)))
         return memory
 
-    def edit(self, memory_id: str, text: str, *, author: Author = Author.USER) -> Memory:
-        """Change a memory's text; the previous version goes to its history."""
-        text = _check_text(text)
+    _UPDATABLE = frozenset(
+        {
+            "text",
+            "importance",
+            "confidence",
+            "state",
+            "valid_from",
+            "valid_to",
+            "superseded_by",
+            "sources",
+            "scope",
+            "extra",
+            "said_at",
+        }
+    )
+
+    def update(self, memory_id: str, *, author: Author = Author.USER, **changes: Any) -> Memory:
+        """Change a memory; the previous version goes to its history with who changed it."""
+        unknown = set(changes) - self._UPDATABLE
+        if unknown:
+            raise InvalidMemoryError(
+                f"these fields cannot be changed: {', '.join(sorted(unknown))}"
+            )
+        if "text" in changes:
+            changes["text"] = check_text(changes["text"])
+        for name in ("importance", "confidence"):
+            if name in changes:
+                changes[name] = check_unit(name, changes[name])
+        for name in ("valid_from", "valid_to", "said_at"):
+            if name in changes:
+                changes[name] = check_time(name, changes[name])
+        if "said_at" in changes and changes["said_at"] is None:
+            raise InvalidMemoryError("said_at cannot be empty")
+        if "state" in changes:
+            changes["state"] = State(changes["state"])
+        if "sources" in changes:
+            changes["sources"] = tuple(dict.fromkeys(changes["sources"]))
+        if "extra" in changes:
+            changes["extra"] = check_extra(changes["extra"])
         with self._write_lock:
             old = self.get(memory_id)
-            if old.text == text:
+            if all(getattr(old, k) == v for k, v in changes.items()):
                 return old
             new = replace(
-                old, text=text, version=old.version + 1, author=author, updated_at=self._clock()
+                old, **changes, version=old.version + 1, author=author, updated_at=self._clock()
             )
-            self._commit_upserts([new], history=[old])
+            reembed = any(k in changes for k in ("text", "said_at"))
+            self._commit_upserts([new], history=[(old, new.updated_at)], reembed=reembed)
         self._listeners.emit(Change(updated=(memory_id,)))
         return new
 
+    def edit(self, memory_id: str, text: str, *, author: Author = Author.USER) -> Memory:
+        """Change a memory's text; the previous version goes to its history."""
+        return self.update(memory_id, author=author, text=text)
+
+    def restore_version(self, memory_id: str, version: int) -> Memory:
+        """Make an earlier version current again (as a new version, by the user)."""
+        earlier = {m.version: m for m in self.history(memory_id)}
+        if version not in earlier:
+            raise MemoryNotFoundError(f"{memory_id!r} has no version {version}")
+        old = earlier[version]
+        return self.update(
+            memory_id,
+            author=Author.USER,
+            text=old.text,
+            importance=old.importance,
+            confidence=old.confidence,
+            state=old.state,
+            valid_to=old.valid_to,
+            superseded_by=old.superseded_by,
+        )
+
     def set_pinned(self, memory_id: str, pinned: bool) -> Memory:
+        """Pin or unpin; a flag, not an edit, so no version is recorded."""
         with self._write_lock:
             old = self.get(memory_id)
             if old.pinned == pinned:
@@ -323,14 +496,49 @@ class MemoryStore:
         """Delete memories for real: from Chroma, every index and their history."""
         wanted = list(dict.fromkeys(ids))
         with self._write_lock:
-            existing = [i for i in wanted if i in self._ledger.get(wanted)]
+            found = self._ledger.get(wanted)
+            existing = [i for i in wanted if i in found]
             if not existing:
                 return DeleteReport((), ())
             derived = self._ledger.derived_from(existing)
             seq = self._ledger.push_intent({"op": "delete", "ids": existing})
             self._apply_delete(seq, existing)
+            self._speakers = None
         self._listeners.emit(Change(deleted=tuple(existing)))
         return DeleteReport(tuple(existing), tuple(derived))
+
+    def restore(
+        self, memories: Sequence[Memory], history: Sequence[tuple[Memory, float]] = ()
+    ) -> list[str]:
+        """Put back memories exactly as given (ids, times, versions): the import path.
+
+        ``history`` holds earlier versions with the time each was replaced.
+        Memories whose id already exists are skipped; returns the ids written.
+        """
+        for m in memories:
+            check_text(m.text)
+            check_extra(m.extra)
+        with self._write_lock:
+            existing = self._ledger.get([m.id for m in memories])
+            new = [m for m in memories if m.id not in existing]
+            for chunk in _chroma.batched(new, 500):
+                ids = {m.id for m in chunk}
+                self._commit_upserts(list(chunk), [h for h in history if h[0].id in ids])
+                self._ledger.set_usage(
+                    [(m.id, m.access_count, m.last_access) for m in chunk if m.access_count]
+                )
+            self._speakers = None
+        written = [m.id for m in new]
+        if written:
+            self._listeners.emit(Change(added=tuple(written)))
+        return written
+
+    def record_access(self, ids: Sequence[str]) -> None:
+        """Note that these memories were handed to a prompt (feeds recency and decay).
+
+        One call is one use: an id listed twice counts once."""
+        if ids:
+            self._ledger.record_access(list(dict.fromkeys(ids)), self._clock())
 
     # -- reading ------------------------------------------------------------------
 
@@ -348,36 +556,57 @@ class MemoryStore:
         """Earlier versions of a memory, oldest first (the current one excluded)."""
         return self._ledger.history(memory_id)
 
+    def all_history(self) -> list[tuple[Memory, float]]:
+        """Every earlier version in the store, with the time it was replaced."""
+        return self._ledger.all_history()
+
     def derived_from(self, ids: Sequence[str]) -> list[str]:
         return self._ledger.derived_from(list(ids))
+
+    def details(self, memory_id: str) -> MemoryDetails:
+        memory = self.get(memory_id)
+        return MemoryDetails(
+            memory=memory,
+            history=tuple(self.history(memory_id)),
+            sources=tuple(self.get_many(memory.sources)),
+            derived=tuple(self.get_many(self.derived_from([memory_id]))),
+        )
 
     def count(self, kind: Kind | None = None) -> int:
         if kind is None:
             return self._ledger.count()
         return self._ledger.count("kind=?", (kind.value,))
 
-    def memories(
-        self,
-        *,
-        kind: Kind | None = None,
-        conversation_id: str | None = None,
-        newest_first: bool = True,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[Memory]:
-        clauses, params = [], []
-        if kind is not None:
-            clauses.append("items.kind=?")
-            params.append(kind.value)
-        if conversation_id is not None:
-            clauses.append("items.conversation_id=?")
-            params.append(conversation_id)
-        order = "DESC" if newest_first else "ASC"
-        return self._ledger.select(
-            " AND ".join(clauses),
-            [*params, limit, offset],
-            f"ORDER BY items.said_at {order}, items.seq {order} LIMIT ? OFFSET ?",
+    def browse(self, query: ListQuery = ListQuery()) -> Page:  # noqa: B008 - frozen
+        """A page of memories, filtered and sorted, with the total over all pages."""
+        where, params = sql_where(
+            SearchFilter(
+                kinds=query.kinds,
+                states=query.states,
+                conversation_id=query.conversation_id,
+                since=query.since,
+                until=query.until,
+                pinned_only=query.pinned_only,
+            )
         )
+        clauses = [where] if where else []
+        if query.contains and query.contains.strip():
+            terms = _indexing.words(query.contains)
+            if terms:
+                clauses.append("items.rowid IN (SELECT rowid FROM fts WHERE fts MATCH ?)")
+                params.append(  # the memory's own words, not its neighbours' context
+                    " AND ".join('text : "' + t.replace('"', '""') + '"' for t in terms)
+                )
+        where = " AND ".join(clauses)
+        total = self._ledger.count(where, params)
+        column = {SortKey.KIND: "items.kind"}.get(query.sort, f"items.{query.sort.value}")
+        order = "DESC" if query.descending else "ASC"
+        items = self._ledger.select(
+            where,
+            [*params, max(0, query.limit), max(0, query.offset)],
+            f"ORDER BY {column} {order}, items.seq {order}, items.rowid {order} LIMIT ? OFFSET ?",
+        )
+        return Page(tuple(items), total, query.offset)
 
     def conversation(self, conversation_id: str) -> list[Memory]:
         """The turns of a conversation in the order they were said."""
@@ -387,49 +616,67 @@ class MemoryStore:
             "ORDER BY items.seq",
         )
 
-    def search(self, query: str, *, k: int = 8, filters: SearchFilter | None = None) -> list[Hit]:
-        """Memories most related to ``query``, by meaning and by words, fused.
+    def neighbour(self, memory: Memory, step: int) -> Memory | None:
+        """The turn ``step`` places before (negative) or after (positive) an episode."""
+        if memory.kind is not Kind.EPISODE or not memory.conversation_id or step == 0:
+            return None
+        op, order = ("<", "DESC") if step < 0 else (">", "ASC")
+        found = self._ledger.select(
+            f"items.conversation_id=? AND items.kind='episode' AND items.seq {op} ?",
+            (memory.conversation_id, memory.seq),
+            f"ORDER BY items.seq {order} LIMIT 1 OFFSET {abs(step) - 1}",
+        )
+        return found[0] if found else None
 
-        Reciprocal-rank fusion keeps the two rankings' very different score
-        scales from having to be calibrated against each other.
-        """
-        filters = filters or SearchFilter()
-        if not query.strip() or k <= 0 or self.count() == 0:
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 8,
+        filters: SearchFilter | None = None,
+        exclude: Sequence[str] = (),
+        query_vector: Sequence[float] | None = None,
+    ) -> list[Hit]:
+        """Memories most related to ``query`` (see ``retrieval.py`` for how they rank)."""
+        if not isinstance(query, str) or not query.strip() or self.count() == 0:
             return []
-        depth = max(4 * k, 20)
-        dense = self._dense(query, depth, filters)
-        lexical = self._lexical(query, depth, filters)
-        rrf_k = 60.0
-        fused: dict[str, float] = {}
-        for rank, (memory_id, _) in enumerate(dense, 1):
-            fused[memory_id] = fused.get(memory_id, 0.0) + 1.0 / (rrf_k + rank)
-        for rank, (memory_id, _) in enumerate(lexical, 1):
-            fused[memory_id] = fused.get(memory_id, 0.0) + 1.0 / (rrf_k + rank)
-        dense_info = {m: (s, r) for r, (m, s) in enumerate(dense, 1)}
-        lexical_info = {m: (s, r) for r, (m, s) in enumerate(lexical, 1)}
-        ranked = sorted(fused, key=lambda m: -fused[m])[:k]
-        found = self._ledger.get(ranked)
-        hits = []
-        for memory_id in ranked:
-            if memory_id not in found:
-                continue
-            d = dense_info.get(memory_id)
-            lx = lexical_info.get(memory_id)
-            hits.append(
-                Hit(
-                    memory=found[memory_id],
-                    score=fused[memory_id],
-                    explanation=ScoreExplanation(
-                        dense=d[0] if d else None,
-                        dense_rank=d[1] if d else None,
-                        lexical=lx[0] if lx else None,
-                        lexical_rank=lx[1] if lx else None,
-                        fused=fused[memory_id],
-                        importance=found[memory_id].importance,
-                    ),
-                )
-            )
-        return hits
+        return self.retriever.search(
+            query, k=k, filters=filters, exclude=exclude, query_vector=query_vector
+        )
+
+    def stats(self) -> Stats:
+        by_kind = {k: 0 for k in Kind}
+        for kind, n in self._ledger.query("SELECT kind, count(*) FROM items GROUP BY kind"):
+            by_kind[Kind(kind)] = int(n)
+        by_state = {s: 0 for s in State}
+        for state, n in self._ledger.query("SELECT state, count(*) FROM items GROUP BY state"):
+            by_state[State(state)] = int(n)
+        size = sum(p.stat().st_size for p in self.folder.rglob("*") if p.is_file())
+        return Stats(
+            by_kind=by_kind,
+            by_state=by_state,
+            conversations=len(self._ledger.conversations()),
+            pinned=self._ledger.count("pinned=1"),
+            size_bytes=size,
+            embedder=self._embedder.name,
+        )
+
+    def _document_frequency(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        """Per-term memory counts, cached until the store grows or shrinks by a tenth."""
+        total = self._ledger.count()
+        found: dict[str, int] = {}
+        for term in terms:
+            cached = self._df.get(term)
+            if cached is None or abs(cached[1] - total) > total / 10:
+                cached = (self._ledger.document_frequency(term), total)
+                self._df[term] = cached
+            found[term] = cached[0]
+        return found, total
+
+    def _speaker_names(self) -> list[str]:
+        if self._speakers is None:
+            self._speakers = self._ledger.speakers()
+        return self._speakers
 
     # -- conversations ------------------------------------------------------------
 
@@ -442,7 +689,7 @@ class MemoryStore:
         return found[0] if found else None
 
     def set_conversation_title(self, conversation_id: str, title: str) -> None:
-        title = " ".join(title.split())[:200]
+        title = " ".join(str(title).split())[:200]
         now = self._clock()
         with self._ledger.transaction() as db:
             db.execute(
@@ -452,48 +699,111 @@ class MemoryStore:
             )
         self._listeners.emit(Change(updated=(conversation_id,)))
 
+    def restore_conversations(self, conversations: Sequence[Conversation]) -> None:
+        """Put back conversation titles and times as exported (the import path)."""
+        with self._ledger.transaction() as db:
+            db.executemany(
+                "INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET title = excluded.title,"
+                " created_at = min(created_at, excluded.created_at),"
+                " updated_at = max(updated_at, excluded.updated_at)",
+                [(c.id, c.title, c.created_at, c.updated_at) for c in conversations],
+            )
+        if conversations:
+            self._listeners.emit(Change(updated=tuple(c.id for c in conversations)))
+
     def delete_conversation(self, conversation_id: str, *, forget: bool) -> DeleteReport:
         """Drop a conversation from the list; with ``forget``, delete its turns too.
 
-        Without ``forget`` its turns stay in memory (and keep being recalled),
-        listed under no conversation.
+        Without ``forget`` its turns stay in memory and keep being recalled.
         """
         report = DeleteReport((), ())
         if forget:
-            ids = [m.id for m in self.conversation(conversation_id)]
-            report = self.delete(ids)
+            report = self.delete([m.id for m in self.conversation(conversation_id)])
         with self._ledger.transaction() as db:
             db.execute("DELETE FROM conversations WHERE id=?", (conversation_id,))
         self._listeners.emit(Change(deleted=(conversation_id,)))
         return report
 
+    # -- maintenance --------------------------------------------------------------
+
+    def resync(self, progress: Progress | None = None) -> int:
+        """Make the ledger's derived indexes match Chroma; returns how many records changed.
+
+        Needed when the ledger is new or damaged, or when another machine wrote to
+        the same Chroma server.
+        """
+        with self._write_lock:
+            stale, gone = _maintenance.resync(self._collection, self._ledger, progress)
+            self._speakers = None
+        if stale or gone:
+            log.info("memory ledger resynced: %d updated, %d removed", len(stale), len(gone))
+            self._listeners.emit(Change(updated=tuple(stale), deleted=tuple(gone)))
+        return len(stale) + len(gone)
+
+    @classmethod
+    def reindex(
+        cls,
+        folder: str | Path,
+        embedder: Embedder,
+        *,
+        server: ServerLocation | None = None,
+        progress: Progress | None = None,
+    ) -> int:
+        """Re-embed the whole store with ``embedder`` from the verbatim texts.
+
+        Builds a new collection beside the old one and switches only when it is
+        complete, so an interruption leaves the old index in use; run again to
+        finish. Returns the number of memories re-indexed (0 if already done).
+        """
+        folder = Path(folder)
+        lock = cls._prepare_folder(folder)
+        client = None
+        try:
+            client = _chroma.open_client(cls._location(folder, server))
+            return _maintenance.reindex(client, embedder, progress)
+        finally:
+            _chroma.close_client(client)
+            lock.release()
+
     # -- internals ----------------------------------------------------------------
 
-    def _index_text(self, memory: Memory) -> str:
-        return memory.text
-
     def _commit_upserts(
-        self, memories: list[Memory], history: list[Memory], *, reembed: bool = True
+        self,
+        memories: list[Memory],
+        history: list[tuple[Memory, float]],
+        *,
+        reembed: bool = True,
     ) -> None:
         payload = {
             "op": "upsert",
             "records": [{"text": m.text, "record": record_json(m)} for m in memories],
-            "history": [{"text": h.text, "record": record_json(h)} for h in history],
+            "history": [
+                {"text": h.text, "record": record_json(h), "changed_at": at} for h, at in history
+            ],
             "reembed": reembed,
-            "at": self._clock(),
         }
         seq = self._ledger.push_intent(payload)
         self._apply_upsert(seq, memories, history, reembed=reembed)
+        if self._speakers is not None:
+            self._speakers = sorted(
+                set(self._speakers) | {m.speaker for m in memories if m.speaker}
+            )
 
     def _apply_upsert(
-        self, seq: int, memories: list[Memory], history: list[Memory], *, reembed: bool
+        self,
+        seq: int,
+        memories: list[Memory],
+        history: list[tuple[Memory, float]],
+        *,
+        reembed: bool,
     ) -> None:
         try:
             for chunk in _chroma.batched(memories, _CHROMA_BATCH):
                 ids = [m.id for m in chunk]
                 metadatas = [_chroma.metadata_of(m) for m in chunk]
                 if reembed:
-                    vectors = self._embedder.embed([self._index_text(m) for m in chunk])
+                    vectors = self._embedder.embed([_indexing.dense_text(m) for m in chunk])
                     self._collection.upsert(
                         ids=ids,
                         embeddings=vectors,
@@ -505,9 +815,9 @@ class MemoryStore:
         except Exception as exc:
             raise StoreUnavailableError(f"the memory could not be written: {exc}") from exc
         with self._ledger.transaction() as db:
-            for old in history:
-                Ledger.add_history(db, old, self._clock())
-            Ledger.put_items(db, memories, {})
+            for old, changed_at in history:
+                Ledger.add_history(db, old, changed_at)
+            Ledger.put_items(db, memories)
             Ledger.touch_conversations(db, memories)
             db.execute("DELETE FROM outbox WHERE seq=?", (seq,))
 
@@ -523,77 +833,14 @@ class MemoryStore:
 
     def _replay_outbox(self) -> None:
         """Finish writes that a crash interrupted; each step is idempotent."""
-        from ._ledger import memory_from_row
-
         for seq, payload in self._ledger.pending_intents():
             log.info("replaying interrupted memory write #%d (%s)", seq, payload.get("op"))
             if payload["op"] == "delete":
                 self._apply_delete(seq, list(payload["ids"]))
             elif payload["op"] == "upsert":
                 memories = [memory_from_row(r["record"], r["text"]) for r in payload["records"]]
-                history = [memory_from_row(r["record"], r["text"]) for r in payload["history"]]
+                history = [
+                    (memory_from_row(r["record"], r["text"]), float(r["changed_at"]))
+                    for r in payload["history"]
+                ]
                 self._apply_upsert(seq, memories, history, reembed=bool(payload["reembed"]))
-
-    def _chroma_where(self, filters: SearchFilter) -> dict[str, Any] | None:
-        clauses: list[dict[str, Any]] = []
-        if filters.kinds:
-            clauses.append({"kind": {"$in": [k.value for k in filters.kinds]}})
-        if filters.states:
-            clauses.append({"state": {"$in": [s.value for s in filters.states]}})
-        if filters.conversation_id is not None:
-            clauses.append({"conversation_id": filters.conversation_id})
-        if filters.exclude_conversation_id is not None:
-            clauses.append({"conversation_id": {"$ne": filters.exclude_conversation_id}})
-        if filters.since is not None:
-            clauses.append({"said_at": {"$gte": float(filters.since)}})
-        if filters.until is not None:
-            clauses.append({"said_at": {"$lte": float(filters.until)}})
-        if filters.pinned_only:
-            clauses.append({"pinned": True})
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-    def _sql_where(self, filters: SearchFilter) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if filters.kinds:
-            clauses.append(f"items.kind IN ({','.join('?' * len(filters.kinds))})")
-            params += [k.value for k in filters.kinds]
-        if filters.states:
-            clauses.append(f"items.state IN ({','.join('?' * len(filters.states))})")
-            params += [s.value for s in filters.states]
-        if filters.conversation_id is not None:
-            clauses.append("items.conversation_id = ?")
-            params.append(filters.conversation_id)
-        if filters.exclude_conversation_id is not None:
-            clauses.append("coalesce(items.conversation_id, '') != ?")
-            params.append(filters.exclude_conversation_id)
-        if filters.since is not None:
-            clauses.append("items.said_at >= ?")
-            params.append(filters.since)
-        if filters.until is not None:
-            clauses.append("items.said_at <= ?")
-            params.append(filters.until)
-        if filters.pinned_only:
-            clauses.append("items.pinned = 1")
-        return " AND ".join(clauses), params
-
-    def _dense(self, query: str, depth: int, filters: SearchFilter) -> list[tuple[str, float]]:
-        vector = self._embedder.embed([query])[0]
-        result = self._collection.query(
-            query_embeddings=[vector],
-            n_results=depth,
-            where=self._chroma_where(filters),
-            include=["distances"],
-        )
-        ids = result["ids"][0] if result["ids"] else []
-        distances = result["distances"][0] if result.get("distances") else [1.0] * len(ids)
-        return [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=False)]
-
-    def _lexical(self, query: str, depth: int, filters: SearchFilter) -> list[tuple[str, float]]:
-        match = fts_query(query)
-        if not match:
-            return []
-        where, params = self._sql_where(filters)
-        return self._ledger.lexical(match, depth, where, params)

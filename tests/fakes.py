@@ -62,3 +62,37 @@ class ScriptedLLM:
 
     def close(self) -> None:
         pass
+
+
+class HashEmbedder:
+    """A deterministic bag-of-words embedder: a stand-in for a *different* model.
+
+    Tests use it where what matters is that the model differs from the one a
+    store was built with (name, dimension), not what the vectors mean.
+    """
+
+    def __init__(self, name: str = "hash-64", dimension: int = 64) -> None:
+        self._name = name
+        self._dimension = dimension
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        import hashlib
+        import math
+
+        out = []
+        for text in texts:
+            v = [0.0] * self._dimension
+            for word in text.lower().split():
+                h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "big")
+                v[h % self._dimension] += 1.0
+            norm = math.sqrt(sum(x * x for x in v)) or 1.0
+            out.append([x / norm for x in v])
+        return out

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from memory import Memory, MemoryStore
+from memory import ListQuery, Memory, MemoryStore
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 _Index = QModelIndex | QPersistentModelIndex
@@ -37,7 +37,7 @@ class MemoryListModel(QAbstractListModel):
 
     def reload(self, store: MemoryStore | None) -> None:
         self.beginResetModel()
-        self._rows = store.memories(limit=self._limit) if store is not None else []
+        self._rows = list(store.browse(ListQuery(limit=self._limit)).items) if store else []
         self.endResetModel()
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008

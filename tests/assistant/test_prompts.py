@@ -20,6 +20,7 @@ def hit(text: str, i: int = 0, role: str = "user") -> Hit:
         updated_at=1.7e9,
         role=role,
         conversation_id="old",
+        seq=10 * i,
     )
     return Hit(memory=m, score=1.0)
 

@@ -11,12 +11,17 @@ from pathlib import Path
 import pytest
 
 from memory import (
+    Author,
     InvalidMemoryError,
     Kind,
+    ListQuery,
     MemoryNotFoundError,
     MemoryStore,
     NewEpisode,
     SearchFilter,
+    ServerLocation,
+    SortKey,
+    State,
     StoreLockedError,
 )
 
@@ -69,7 +74,7 @@ def test_delete_removes_from_search_listing_and_count(store: MemoryStore) -> Non
     report = store.delete([dog])
     assert report.deleted == (dog,)
     assert store.count() == 3
-    assert dog not in [m.id for m in store.memories()]
+    assert dog not in [m.id for m in store.browse().items]
     assert all(h.memory.id != dog for h in store.search("beagle Biscuit dog", k=10))
     with pytest.raises(MemoryNotFoundError):
         store.get(dog)
@@ -92,7 +97,7 @@ def test_derived_memories_are_reported_on_delete(store: MemoryStore) -> None:
     assert report.derived == (fact.id,)
 
 
-@pytest.mark.parametrize("bad", ["", "   \n\t", 42, "x" * 1_000_001])
+@pytest.mark.parametrize("bad", ["", "   \n\t", 42, "x" * 2_000_001])
 def test_bad_text_is_refused_with_a_clear_error_and_nothing_is_stored(
     store: MemoryStore, bad: object
 ) -> None:
@@ -114,15 +119,21 @@ def test_a_second_process_is_refused_while_the_store_is_open(store: MemoryStore,
         MemoryStore.open(store.folder, embedder)
 
 
-def test_turns_survive_and_are_found_from_a_new_process(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_turns_survive_and_are_found_from_a_new_process(
+    tmp_path: Path, embedder, location: ServerLocation | None
+) -> None:  # type: ignore[no-untyped-def]
     folder = tmp_path / "memory"
-    with MemoryStore.open(folder, embedder) as s:
+    with MemoryStore.open(folder, embedder, server=location) as s:
         ids = remember(s)
+    server = (
+        f"ServerLocation({location.url!r}, database={location.database!r})" if location else None
+    )
     script = textwrap.dedent(
         f"""
         import json, sys
-        from memory import MemoryStore, SentenceTransformerEmbedder
-        with MemoryStore.open({str(folder)!r}, SentenceTransformerEmbedder(threads=1)) as s:
+        from memory import MemoryStore, SentenceTransformerEmbedder, ServerLocation
+        embedder = SentenceTransformerEmbedder(threads=1)
+        with MemoryStore.open({str(folder)!r}, embedder, server={server}) as s:
             before = s.count()
             hits = s.search("What is my favourite food?", k=1)
             s.delete([{ids[1]!r}])
@@ -139,9 +150,9 @@ def test_turns_survive_and_are_found_from_a_new_process(tmp_path: Path, embedder
     assert out.returncode == 0, out.stderr
     count, text = json.loads(out.stdout.strip().splitlines()[-1])
     assert count == 4 and text == "My favourite dish is mushroom risotto."
-    with MemoryStore.open(folder, embedder) as s:
+    with MemoryStore.open(folder, embedder, server=location) as s:
         assert s.count() == 3
-        assert ids[1] not in {m.id for m in s.memories()}
+        assert ids[1] not in {m.id for m in s.browse().items}
 
 
 def test_conversations_are_listed_newest_first(store: MemoryStore) -> None:
@@ -151,3 +162,123 @@ def test_conversations_are_listed_newest_first(store: MemoryStore) -> None:
     listed = store.conversations()
     assert [c.id for c in listed] == ["b", "a"]
     assert listed[1].title == "Talk A" and listed[1].turns == 1
+
+
+def test_edits_keep_who_changed_what_and_a_version_can_be_restored(store: MemoryStore) -> None:
+    fact = store.add_memory(Kind.FACT, "The user likes tea.", author=Author.CONSOLIDATION)
+    store.update(fact.id, text="The user likes green tea.", author=Author.USER)
+    store.update(fact.id, importance=0.9, author=Author.CONSOLIDATION)
+    versions = store.history(fact.id)
+    assert [(v.version, v.author, v.text) for v in versions] == [
+        (1, Author.CONSOLIDATION, "The user likes tea."),
+        (2, Author.USER, "The user likes green tea."),
+    ]
+    restored = store.restore_version(fact.id, 1)
+    assert restored.text == "The user likes tea." and restored.version == 4
+    assert restored.author is Author.USER
+    with pytest.raises(InvalidMemoryError, match="cannot be changed"):
+        store.update(fact.id, kind="episode")
+
+
+def test_details_show_provenance_both_ways(store: MemoryStore) -> None:
+    ids = remember(store)
+    fact = store.add_memory(Kind.FACT, "The user has a beagle named Biscuit.", sources=[ids[2]])
+    summary = store.add_memory(
+        Kind.SUMMARY, "Talked about family and pets.", sources=ids, scope="session"
+    )
+    details = store.details(ids[2])
+    assert {m.id for m in details.derived} == {fact.id, summary.id}
+    assert [m.id for m in store.details(fact.id).sources] == [ids[2]]
+    assert store.details(summary.id).memory.scope == "session"
+
+
+def test_browse_pages_sorts_and_filters(store: MemoryStore) -> None:
+    for day in range(30):
+        store.add_episode(
+            NewEpisode(
+                f"note number {day} about gardening",
+                "user",
+                f"c{day % 3}",
+                said_at=1_700_000_000 + day * 86_400,
+            )
+        )
+    fact = store.add_memory(Kind.FACT, "The user gardens.", pinned=True, importance=0.9)
+    first = store.browse(ListQuery(limit=10))
+    assert first.total == 31 and len(first.items) == 10
+    assert first.items[0].id == fact.id  # stored now, said now: newest
+    second = store.browse(ListQuery(limit=10, offset=10))
+    assert not {m.id for m in first.items} & {m.id for m in second.items}
+    oldest = store.browse(ListQuery(kinds=(Kind.EPISODE,), descending=False, limit=1)).items[0]
+    assert oldest.text == "note number 0 about gardening"
+    assert store.browse(ListQuery(conversation_id="c1")).total == 10
+    assert store.browse(ListQuery(pinned_only=True)).items == (store.get(fact.id),)
+    assert store.browse(ListQuery(contains="number 7")).total == 1
+    ranged = store.browse(
+        ListQuery(since=1_700_000_000 + 10 * 86_400, until=1_700_000_000 + 12 * 86_400)
+    )
+    assert ranged.total == 3
+    by_importance = store.browse(ListQuery(sort=SortKey.IMPORTANCE, limit=1)).items[0]
+    assert by_importance.id == fact.id
+
+
+def test_stats_count_kinds_states_and_size(store: MemoryStore) -> None:
+    remember(store)
+    store.add_memory(Kind.FACT, "The user has a beagle.", pinned=True)
+    stats = store.stats()
+    assert stats.by_kind[Kind.EPISODE] == 4 and stats.by_kind[Kind.FACT] == 1
+    assert stats.by_state[State.ACTIVE] == 5 and stats.pinned == 1
+    assert stats.size_bytes > 0 and stats.conversations == 1
+
+
+def test_extra_metadata_is_cleaned_or_refused_before_chroma(store: MemoryStore) -> None:
+    m = store.add_episode(
+        NewEpisode("hello", "user", "c", extra={"source": "import", "n": 3, "gone": None})
+    )
+    assert store.get(m.id).extra == {"source": "import", "n": 3}
+    for bad in (
+        {"nested": {"a": 1}},
+        {"list": [1, 2]},
+        {"nan": float("nan")},
+        {"": 1},
+        {"x" * 100: 1},
+    ):
+        with pytest.raises(InvalidMemoryError):
+            store.add_episode(NewEpisode("hello", "user", "c", extra=bad))  # type: ignore[arg-type]
+    assert store.count() == 1
+
+
+def test_a_megabyte_and_binary_looking_text_round_trip(store: MemoryStore) -> None:
+    huge = ("memory " * 150_000)[:1_048_576]
+    binary = "".join(chr(i) for i in range(1, 32)) + "\x7f\ufffe\U0001f600"
+    saved = store.add_episodes([NewEpisode(huge, "user", "c"), NewEpisode(binary, "user", "c")])
+    assert store.get(saved[0].id).text == huge
+    assert store.get(saved[1].id).text == binary
+    assert store.search("memory memory", k=1)
+
+
+def test_access_is_recorded_per_memory(store: MemoryStore) -> None:
+    ids = remember(store)
+    store.record_access([ids[0], ids[0], ids[1]])
+    store.record_access([ids[0]])
+    assert store.get(ids[0]).access_count == 2 and store.get(ids[0]).last_access
+    assert store.get(ids[1]).access_count == 1 and store.get(ids[2]).access_count == 0
+
+
+def test_neighbours_in_a_conversation(store: MemoryStore) -> None:
+    ids = remember(store)
+    second = store.get(ids[1])
+    assert store.neighbour(second, -1).id == ids[0]  # type: ignore[union-attr]
+    assert store.neighbour(second, 2).id == ids[3]  # type: ignore[union-attr]
+    assert store.neighbour(store.get(ids[0]), -1) is None
+
+
+def test_listeners_hear_every_committed_write(store: MemoryStore) -> None:
+    heard = []
+    unsubscribe = store.subscribe(heard.append)
+    ids = remember(store)
+    store.edit(ids[0], "changed")
+    store.delete([ids[1]])
+    unsubscribe()
+    store.delete([ids[2]])
+    assert [bool(c.added) for c in heard] == [True, False, False]
+    assert heard[1].updated == (ids[0],) and heard[2].deleted == (ids[1],)

@@ -1,0 +1,261 @@
+"""Everything the store remembers, to a file and back.
+
+JSON is the lossless format: every memory with its ids, times, versions,
+provenance, state and access statistics, every earlier version, and the
+conversation titles. Importing it into a store recreates them exactly
+(vectors are recomputed by that store's embedder). Markdown is for reading.
+
+An import checks every record before writing any; records that do not fit
+are skipped with the reason, and memories already present are left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import IO, Any
+
+from ._validation import check_extra, check_text
+from .errors import InvalidMemoryError
+from .records import Author, Conversation, Kind, ListQuery, Memory, SortKey, State
+from .store import MemoryStore
+
+FORMAT = "mneme-memory-export"
+VERSION = 1
+Progress = Callable[[int, int], None]
+
+
+class ExportFormatError(InvalidMemoryError):
+    """The file is not a Mneme memory export this version can read."""
+
+
+@dataclass(slots=True)
+class ImportReport:
+    imported: int = 0
+    already_present: int = 0
+    history: int = 0
+    conversations: int = 0
+    skipped: list[str] = field(default_factory=list)
+    """One line per record that was not imported, with why."""
+
+
+def _memory_dict(memory: Memory) -> dict[str, Any]:
+    data = asdict(memory)
+    data["sources"] = list(memory.sources)
+    data["extra"] = dict(memory.extra)
+    return data
+
+
+_FIELDS = {f.name for f in fields(Memory)}
+
+
+def memory_from_dict(data: Any) -> Memory:
+    """A memory from its exported form; InvalidMemoryError says what is wrong."""
+    if not isinstance(data, dict):
+        raise InvalidMemoryError("a memory must be a JSON object")
+    unknown = set(data) - _FIELDS
+    if unknown:
+        raise InvalidMemoryError(f"unknown fields {sorted(unknown)}")
+    try:
+        values = dict(data)
+        values["kind"] = Kind(values["kind"])
+        values["state"] = State(values.get("state", "active"))
+        values["author"] = Author(values.get("author", "chat"))
+        values["sources"] = tuple(str(s) for s in values.get("sources") or ())
+        values["extra"] = check_extra(values.get("extra") or {})
+        values["text"] = check_text(values["text"])
+        for name in ("said_at", "stored_at", "updated_at", "importance", "confidence"):
+            if name in values:
+                values[name] = float(values[name])
+        for name in ("seq", "version", "access_count"):
+            if name in values:
+                values[name] = int(values[name])
+        if not isinstance(values.get("id"), str) or not values["id"]:
+            raise InvalidMemoryError("a memory needs an id")
+        return Memory(**values)
+    except KeyError as exc:
+        raise InvalidMemoryError(f"missing field {exc.args[0]!r}") from None
+    except (TypeError, ValueError) as exc:
+        raise InvalidMemoryError(str(exc)) from None
+
+
+def _all(store: MemoryStore) -> Iterator[Memory]:
+    offset = 0
+    while True:
+        page = store.browse(
+            ListQuery(sort=SortKey.STORED_AT, descending=False, offset=offset, limit=1000)
+        )
+        yield from page.items
+        offset += len(page.items)
+        if not page.items or offset >= page.total:
+            return
+
+
+def _atomic_write(path: Path, write: Callable[[IO[str]], None]) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def export_json(store: MemoryStore, path: str | Path, progress: Progress | None = None) -> int:
+    """Write the whole store to ``path`` (atomically); returns the number of memories."""
+    total = store.count()
+    count = 0
+
+    def write(out: IO[str]) -> None:
+        nonlocal count
+        header = {
+            "format": FORMAT,
+            "version": VERSION,
+            "exported_at": time.time(),
+            "embedder": store.embedder.name,
+        }
+        out.write(json.dumps(header, ensure_ascii=False)[:-1] + ', "memories": [\n')
+        for i, memory in enumerate(_all(store)):
+            out.write(("," if i else "") + json.dumps(_memory_dict(memory), ensure_ascii=False))
+            out.write("\n")
+            count += 1
+            if progress and count % 500 == 0:
+                progress(count, total)
+        out.write('], "history": [\n')
+        for i, (memory, changed_at) in enumerate(store.all_history()):
+            item = {"memory": _memory_dict(memory), "changed_at": changed_at}
+            out.write(("," if i else "") + json.dumps(item, ensure_ascii=False) + "\n")
+        conversations = [asdict(c) for c in store.conversations()]
+        out.write('], "conversations": ' + json.dumps(conversations, ensure_ascii=False) + "}\n")
+
+    _atomic_write(Path(path), write)
+    if progress:
+        progress(count, total)
+    return count
+
+
+def read_export(path: str | Path) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExportFormatError(f"{path} cannot be read: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise ExportFormatError(f"{path} is not valid JSON ({exc})") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ExportFormatError(f"{path} is not a Mneme memory export")
+    if not isinstance(data.get("version"), int) or data["version"] > VERSION:
+        raise ExportFormatError(
+            f"{path} was written by a newer Mneme (export format {data.get('version')!r})"
+        )
+    for key in ("memories", "history", "conversations"):
+        if not isinstance(data.get(key, []), list):
+            raise ExportFormatError(f"{path}: {key!r} must be a list")
+    return data
+
+
+def import_json(
+    store: MemoryStore, path: str | Path, progress: Progress | None = None
+) -> ImportReport:
+    data = read_export(path)
+    report = ImportReport()
+    memories: list[Memory] = []
+    for i, raw in enumerate(data.get("memories", [])):
+        try:
+            memories.append(memory_from_dict(raw))
+        except InvalidMemoryError as exc:
+            report.skipped.append(f"memory #{i + 1}: {exc}")
+    history: list[tuple[Memory, float]] = []
+    for i, raw in enumerate(data.get("history", [])):
+        try:
+            if not isinstance(raw, dict):
+                raise InvalidMemoryError("a history entry must be a JSON object")
+            history.append((memory_from_dict(raw.get("memory")), float(raw["changed_at"])))
+        except (InvalidMemoryError, KeyError, TypeError, ValueError) as exc:
+            report.skipped.append(f"history entry #{i + 1}: {exc}")
+    conversations: list[Conversation] = []
+    for i, raw in enumerate(data.get("conversations", [])):
+        try:
+            conversations.append(
+                Conversation(
+                    str(raw["id"]),
+                    str(raw.get("title", "")),
+                    float(raw["created_at"]),
+                    float(raw["updated_at"]),
+                )
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            report.skipped.append(f"conversation #{i + 1}: {exc}")
+
+    done = 0
+    for start in range(0, len(memories), 500):
+        chunk = memories[start : start + 500]
+        ids = {m.id for m in chunk}
+        written = store.restore(chunk, [h for h in history if h[0].id in ids])
+        report.imported += len(written)
+        report.already_present += len(chunk) - len(written)
+        report.history += sum(1 for h in history if h[0].id in set(written))
+        done += len(chunk)
+        if progress:
+            progress(done, len(memories))
+    store.restore_conversations(conversations)
+    report.conversations = len(conversations)
+    return report
+
+
+def _when(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
+
+
+def _quote(text: str) -> str:
+    return "\n".join("> " + line if line else ">" for line in text.splitlines() or [""])
+
+
+def export_markdown(store: MemoryStore, path: str | Path) -> int:
+    """A readable copy: facts and summaries first, then each conversation's turns."""
+    memories = list(_all(store))
+    titles = {c.id: c.title for c in store.conversations()}
+
+    def section(kind: Kind) -> Iterable[str]:
+        chosen = sorted((m for m in memories if m.kind is kind), key=lambda m: m.said_at)
+        if not chosen:
+            return
+        yield f"\n## {kind.value.capitalize()}s\n"
+        for m in chosen:
+            marks = " 📌" if m.pinned else ""
+            state = f" ({m.state.value})" if m.state is not State.ACTIVE else ""
+            yield f"- {_when(m.said_at)}{state}{marks}: {' '.join(m.text.split())}"
+
+    def conversations() -> Iterable[str]:
+        episodes = [m for m in memories if m.kind is Kind.EPISODE]
+        by_conversation: dict[str, list[Memory]] = {}
+        for m in episodes:
+            by_conversation.setdefault(m.conversation_id or "", []).append(m)
+        if by_conversation:
+            yield "\n## Conversations\n"
+        for conv, turns in sorted(by_conversation.items(), key=lambda kv: kv[1][0].said_at):
+            turns.sort(key=lambda m: m.seq)
+            yield f"\n### {titles.get(conv) or conv or 'Unfiled'} ({_when(turns[0].said_at)})\n"
+            for m in turns:
+                who = m.speaker or m.role or "?"
+                yield f"**{who}** · {_when(m.said_at)}{' 📌' if m.pinned else ''}\n"
+                yield _quote(m.text) + "\n"
+
+    def write(out: IO[str]) -> None:
+        out.write(f"# Mneme memories\n\nExported {_when(time.time())}: {len(memories)} memories.\n")
+        for kind in (Kind.FACT, Kind.SUMMARY):
+            for line in section(kind):
+                out.write(line + "\n")
+        for line in conversations():
+            out.write(line + "\n")
+
+    _atomic_write(Path(path), write)
+    return len(memories)
