@@ -1,28 +1,47 @@
-"""One reply, end to end: retrieve, build the prompt, stream, remember.
+"""Replies, end to end: retrieve, build the prompt, stream, remember.
 
-:meth:`ChatService.send` is a generator of events, so a terminal prints tokens
-as they come and a UI worker turns each event into a signal; neither needs to
-know how the reply is made. The user's turn is written to memory before the
-model runs, so a crash or a Stop never loses what the person typed; the reply
-is written when it ends, also when it was stopped (marked as such).
+Every operation (:meth:`ChatService.send`, ``regenerate``, ``edit_and_resend``,
+``continue_reply``) is a generator of events, so a terminal prints tokens as
+they come and a UI worker turns each event into a signal. The user's turn is
+written to memory before the model runs, so a crash or a Stop never loses what
+the person typed; the reply is written when it ends, also when it was stopped
+or the model failed midway (marked as such). Nothing is deleted to redo a
+reply: the replaced turns are marked superseded, and stay browsable.
 """
 
 from __future__ import annotations
 
+import re
+import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
-from memory import Hit, Memory, MemoryStore, NewEpisode, SearchFilter
+from memory import (
+    Author,
+    Hit,
+    ListQuery,
+    Memory,
+    MemoryStore,
+    NewEpisode,
+    SearchFilter,
+    State,
+)
 
-from .llm.base import CancelToken, ChatMessage, LLMBackend, SamplingParams
+from .llm.base import CancelToken, ChatMessage, GenerationError, LLMBackend, SamplingParams
+from .llm.owner import ModelOwner, Priority
 from .prompts import Prompt, PromptBuilder
 from .settings import Settings
 
 #: A message longer than this is refused outright (the prompt builder cuts
 #: what does not fit the context; this guards memory against absurd pastes).
 MAX_MESSAGE_CHARS = 200_000
+#: Follow-ups shorter than this many words are searched together with the
+#: previous user turn ("and her husband?" needs the question before it).
+_SHORT_FOLLOW_UP = 6
+T = TypeVar("T")
 
 
 class EmptyMessageError(ValueError):
@@ -31,6 +50,10 @@ class EmptyMessageError(ValueError):
 
 class MessageTooLongError(ValueError):
     pass
+
+
+class NothingToRedoError(ValueError):
+    """Regenerate or continue was asked of a conversation with no reply to redo."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +75,7 @@ class Token:
 class Reply:
     conversation_id: str
     text: str
+    """The whole reply (for a continuation: the earlier part and the new one)."""
     stopped: bool
     used: tuple[Hit, ...]
     """Memories that were in the prompt."""
@@ -62,6 +86,8 @@ class Reply:
     first_token_s: float | None
     total_s: float
     message_truncated: bool = False
+    error: str | None = None
+    """Set when the model failed after part of the reply came; that part is kept."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,33 +122,70 @@ def title_from(text: str, words: int = 7) -> str:
 
 
 @dataclass(slots=True)
-class _TemporaryConversation:
-    turns: list[ChatMessage] = field(default_factory=list)
+class _Turn:
+    """A turn of a temporary conversation, which lives only in this object."""
+
+    role: str
+    text: str
+
+
+@dataclass(slots=True)
+class _Temporary:
+    turns: list[_Turn] = field(default_factory=list)
+
+
+class _Background(Generic[T]):
+    """A call run on its own thread; :meth:`result` waits and re-raises its error."""
+
+    def __init__(self, call: Callable[[], T]) -> None:
+        self._call = call
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="mneme-store-turn", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._call()
+        except BaseException as exc:  # handed to the caller in result()
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self) -> T:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
 
 
 class ChatService:
     """Replies grounded in memory. Temporary conversations never touch memory."""
 
-    def __init__(self, backend: LLMBackend, store: MemoryStore | None, settings: Settings) -> None:
-        self.backend = backend
+    def __init__(self, model: LLMBackend, store: MemoryStore | None, settings: Settings) -> None:
+        self.model = model if isinstance(model, ModelOwner) else ModelOwner(model)
         self.store = store
         self.settings = settings
-        self._temporary: dict[str, _TemporaryConversation] = {}
+        self._temporary: dict[str, _Temporary] = {}
 
-    # -- conversations ------------------------------------------------------------
+    # -- conversations --------------------------------------------------------------
 
-    def history(self, conversation_id: str) -> list[ChatMessage]:
+    def turns(self, conversation_id: str) -> list[tuple[str, str]]:
+        """(role, text) of the conversation's current turns."""
         if conversation_id in self._temporary:
-            return list(self._temporary[conversation_id].turns)
+            return [(t.role, t.text) for t in self._temporary[conversation_id].turns]
         if self.store is None:
             return []
-        return [
-            ChatMessage(m.role or "user", m.text) for m in self.store.conversation(conversation_id)
-        ]
+        return [(m.role or "user", m.text) for m in self.store.conversation(conversation_id)]
+
+    def history(self, conversation_id: str) -> list[ChatMessage]:
+        return [ChatMessage(role, text) for role, text in self.turns(conversation_id)]
 
     def start_temporary(self) -> str:
         conversation_id = f"temp-{uuid.uuid4().hex}"
-        self._temporary[conversation_id] = _TemporaryConversation()
+        self._temporary[conversation_id] = _Temporary()
         return conversation_id
 
     def is_temporary(self, conversation_id: str) -> bool:
@@ -131,89 +194,205 @@ class ChatService:
     def end_temporary(self, conversation_id: str) -> None:
         self._temporary.pop(conversation_id, None)
 
-    # -- replying -----------------------------------------------------------------
-
-    def sampling(self) -> SamplingParams:
-        m = self.settings.model
-        return SamplingParams(
-            max_tokens=m.max_tokens,
-            temperature=m.temperature,
-            top_p=m.top_p,
-            top_k=m.top_k,
-            min_p=m.min_p,
-            repeat_penalty=m.repeat_penalty,
-            seed=m.seed,
-        )
-
-    def retrieve(self, text: str, exclude: Sequence[str] = ()) -> list[Hit]:
-        k = self.settings.memory.top_k
-        if self.store is None or not self.settings.memory.enabled or k == 0:
-            return []
-        return self.store.search(text, k=k, filters=SearchFilter(), exclude=exclude)
+    # -- the operations -------------------------------------------------------------
 
     def send(
         self, conversation_id: str, text: str, *, cancel: CancelToken | None = None
     ) -> Iterator[ChatEvent]:
         check_message(text)
-        started = time.perf_counter()
-        temporary = self._temporary.get(conversation_id)
-        remember = temporary is None and self.store is not None
+        return self._respond(conversation_id, new_user_text=text, cancel=cancel)
 
+    def regenerate(
+        self, conversation_id: str, *, cancel: CancelToken | None = None
+    ) -> Iterator[ChatEvent]:
+        """A new reply to the last message; the old reply is kept, superseded."""
+        turns = self.turns(conversation_id)
+        if not turns or turns[-1][0] != "assistant":
+            raise NothingToRedoError("there is no reply to regenerate")
+        self._retire_from(conversation_id, len(turns) - 1)
+        return self._respond(conversation_id, cancel=cancel)
+
+    def edit_and_resend(
+        self,
+        conversation_id: str,
+        index: int,
+        new_text: str,
+        *,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[ChatEvent]:
+        """Change the user turn at ``index`` (its earlier text kept in its history) and
+        reply again; the turns after it are kept, superseded."""
+        check_message(new_text)
+        turns = self.turns(conversation_id)
+        if not 0 <= index < len(turns) or turns[index][0] != "user":
+            raise NothingToRedoError("only one of your own messages can be edited")
+        self._retire_from(conversation_id, index + 1)
+        temporary = self._temporary.get(conversation_id)
+        if temporary is not None:
+            temporary.turns[index].text = new_text
+        elif self.store is not None:
+            memory = self.store.conversation(conversation_id)[index]
+            self.store.edit(memory.id, new_text, author=Author.USER)
+        return self._respond(conversation_id, cancel=cancel)
+
+    def continue_reply(
+        self, conversation_id: str, *, cancel: CancelToken | None = None
+    ) -> Iterator[ChatEvent]:
+        """Carry the last reply on from where it stopped."""
+        turns = self.turns(conversation_id)
+        if not turns or turns[-1][0] != "assistant":
+            raise NothingToRedoError("there is no reply to continue")
+        return self._respond(conversation_id, cancel=cancel, continue_last=True)
+
+    def _retire_from(self, conversation_id: str, index: int) -> None:
+        temporary = self._temporary.get(conversation_id)
+        if temporary is not None:
+            del temporary.turns[index:]
+            return
+        if self.store is None:
+            return
+        for memory in self.store.conversation(conversation_id)[index:]:
+            self.store.update(memory.id, state=State.SUPERSEDED, author=Author.USER)
+
+    # -- making a reply -------------------------------------------------------------
+
+    def sampling(self) -> SamplingParams:
+        g = self.settings.generation
+        return SamplingParams(
+            max_tokens=g.max_tokens,
+            temperature=g.temperature,
+            top_p=g.top_p,
+            top_k=g.top_k,
+            min_p=g.min_p,
+            repeat_penalty=g.repeat_penalty,
+            seed=self.settings.model.seed,
+        )
+
+    def _remembers(self, conversation_id: str) -> MemoryStore | None:
+        if conversation_id in self._temporary or not self.settings.memory.enabled:
+            return None
+        return self.store
+
+    def retrieve(self, query: str, exclude: Sequence[str] = ()) -> list[Hit]:
+        k = self.settings.memory.top_k
+        if self.store is None or not self.settings.memory.enabled or k == 0:
+            return []
+        return self.store.search(query, k=k, filters=SearchFilter(), exclude=exclude)
+
+    def _pinned(self, store: MemoryStore) -> list[Memory]:
+        return list(
+            store.browse(ListQuery(pinned_only=True, states=(State.ACTIVE,), limit=50)).items
+        )
+
+    def _respond(
+        self,
+        conversation_id: str,
+        *,
+        new_user_text: str | None = None,
+        cancel: CancelToken | None = None,
+        continue_last: bool = False,
+    ) -> Iterator[ChatEvent]:
+        started = time.perf_counter()
+        store = self._remembers(conversation_id)
+        temporary = self._temporary.get(conversation_id)
+        recent = store.conversation(conversation_id) if store is not None else []
         history = self.history(conversation_id)
-        if remember:
-            assert self.store is not None
-            recent = self.store.conversation(conversation_id)
-            hits = self.retrieve(text, exclude=[m.id for m in recent])
-        else:
-            hits = []
+        continued: ChatMessage | None = None
+        if new_user_text is not None:
+            message = new_user_text
+        else:  # regenerate, continue, edit: answer the last user turn again
+            users = [i for i, m in enumerate(history) if m.role == "user"]
+            if not users:
+                raise NothingToRedoError("there is no message to reply to")
+            cut = users[-1]
+            message = history[cut].content
+            if continue_last and len(history) > cut + 1:
+                continued = history[-1]
+            history = history[:cut]
+        earlier_part = continued.content if continued is not None else ""
+
+        hits: list[Hit] = []
+        if store is not None:
+            query = message
+            if len(message.split()) < _SHORT_FOLLOW_UP:
+                previous = [m.content for m in history if m.role == "user"][-1:]
+                query = " ".join([*previous, message])
+            hits = self.retrieve(query, exclude=[m.id for m in recent])
         yield Retrieved(tuple(hits))
 
         builder = PromptBuilder(
-            self.backend,
-            reply_tokens=self.settings.model.max_tokens,
+            self.model,
+            reply_tokens=self.settings.generation.max_tokens,
             memory_fraction=self.settings.memory.budget_fraction,
+            max_history_turns=self.settings.chat.history_turns,
         )
-        keep = self.settings.chat.history_turns
-        store = self.store if remember else None
         prompt = builder.build(
             system_prompt=self.settings.chat.system_prompt,
-            message=text,
+            message=message,
             memories=hits,
-            history=history[-keep:] if keep else [],
+            pinned=self._pinned(store) if store is not None else (),
+            history=history,
             previous_turn=(lambda m: store.neighbour(m, -1)) if store is not None else None,
+            unfinished_reply=continued.content if continued is not None else None,
         )
-        if store is not None and prompt.memories:
-            store.record_access([h.memory.id for h in prompt.memories])
         yield PromptReady(prompt)
 
-        user_memory: Memory | None = None
-        if remember:
-            assert self.store is not None
-            if self.store.get_conversation(conversation_id) is None:
-                self.store.set_conversation_title(conversation_id, title_from(text))
-            user_memory = self.store.add_episode(NewEpisode(text, "user", conversation_id))
-        elif temporary is not None:
-            temporary.turns.append(ChatMessage("user", text))
+        user_write: _Background[Memory] | None = None
+        if new_user_text is not None:
+            if store is not None:
+                # Stored while the model reads the prompt: embedding and indexing the
+                # turn would otherwise add ~30 ms to every first token.
+                user_write = _Background(
+                    lambda: self._store_user_turn(store, conversation_id, new_user_text)
+                )
+            elif temporary is not None:
+                temporary.turns.append(_Turn("user", new_user_text))
 
         pieces: list[str] = []
         first: float | None = None
-        for piece in self.backend.stream_chat(prompt.messages, self.sampling(), cancel=cancel):
-            if first is None:
-                first = time.perf_counter() - started
-            pieces.append(piece)
-            yield Token(piece)
+        error: str | None = None
+        try:
+            for piece in self.model.stream_chat(
+                prompt.messages,
+                self.sampling(),
+                cancel=cancel,
+                continue_last=continue_last,
+                priority=Priority.USER,
+            ):
+                if first is None:
+                    first = time.perf_counter() - started
+                pieces.append(piece)
+                yield Token(piece)
+        except GenerationError as exc:
+            if user_write is not None:
+                user_write.result()
+            if not pieces:
+                raise
+            error = str(exc)
+        finally:
+            if user_write is not None:
+                user_write.wait()
+        user_memory = user_write.result() if user_write is not None else None
         stopped = cancel is not None and cancel.cancelled
-        reply_text = "".join(pieces).strip()
+        new_text = "".join(pieces)
+        reply_text = (earlier_part + new_text).strip() if continue_last else new_text.strip()
 
         assistant_memory: Memory | None = None
-        if reply_text:
-            if remember:
-                assert self.store is not None
-                assistant_memory = self.store.add_episode(
-                    NewEpisode(reply_text, "assistant", conversation_id)
-                )
+        if new_text.strip():
+            if store is not None:
+                if continue_last and recent and recent[-1].role == "assistant":
+                    assistant_memory = store.edit(recent[-1].id, reply_text, author=Author.CHAT)
+                else:
+                    assistant_memory = store.add_episode(
+                        NewEpisode(reply_text, "assistant", conversation_id)
+                    )
+                store.record_use(assistant_memory.id, prompt.memories)
+                store.record_access([h.memory.id for h in prompt.memories])
             elif temporary is not None:
-                temporary.turns.append(ChatMessage("assistant", reply_text))
+                if continue_last and temporary.turns and temporary.turns[-1].role == "assistant":
+                    temporary.turns[-1].text = reply_text
+                else:
+                    temporary.turns.append(_Turn("assistant", reply_text))
         yield Finished(
             Reply(
                 conversation_id=conversation_id,
@@ -227,5 +406,50 @@ class ChatService:
                 first_token_s=first,
                 total_s=time.perf_counter() - started,
                 message_truncated=prompt.message_truncated,
+                error=error,
             )
         )
+
+    @staticmethod
+    def _store_user_turn(store: MemoryStore, conversation_id: str, text: str) -> Memory:
+        if store.get_conversation(conversation_id) is None:
+            store.set_conversation_title(conversation_id, title_from(text))
+        return store.add_episode(NewEpisode(text, "user", conversation_id))
+
+    # -- titles ---------------------------------------------------------------------
+
+    def suggest_title(
+        self, conversation_id: str, *, cancel: CancelToken | None = None
+    ) -> str | None:
+        """A short title written by the model from the first exchange, if it is free.
+
+        Runs at background priority: a person's message takes the model first,
+        and then the rule title (the first words) simply stays.
+        """
+        turns = self.turns(conversation_id)[:2]
+        if len(turns) < 2 or self.store is None or conversation_id in self._temporary:
+            return None
+        exchange = "\n".join(f"{role}: {text[:500]}" for role, text in turns)
+        messages = [
+            ChatMessage("system", "You write short titles for conversations."),
+            ChatMessage(
+                "user",
+                f"Write a title of 2 to 6 words for this conversation. "
+                f"Answer with the title only.\n\n{exchange}",
+            ),
+        ]
+        params = SamplingParams(max_tokens=16, temperature=0.2, seed=self.settings.model.seed)
+        try:
+            raw = "".join(
+                self.model.stream_chat(
+                    messages, params, cancel=cancel, priority=Priority.BACKGROUND
+                )
+            )
+        except GenerationError:
+            return None
+        title = re.sub(r"\s+", " ", raw.strip().splitlines()[0] if raw.strip() else "")
+        title = title.strip(" \"'*#:.").removeprefix("Title").strip(" :\"'")[:80]
+        if len(title) < 2:
+            return None
+        self.store.set_conversation_title(conversation_id, title)
+        return title

@@ -18,8 +18,11 @@ from . import settings as settings_mod
 from .chat import ChatService
 from .llm.base import LLMBackend, ModelLoadError
 from .llm.local import LlamaCppBackend
+from .llm.owner import ModelOwner
+from .llm.server import ServerBackend
 from .models import BundledModelMissing, resolve_model_path
 from .paths import AppPaths
+from .secrets import CHROMA_SERVER_TOKEN, MODEL_SERVER_KEY, Secrets
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,9 +42,9 @@ class Assistant:
         self.warnings = list(warnings or [])
         self._embedder = embedder
         self._store: MemoryStore | None = None
-        self._backend: LLMBackend | None = None
+        self._model: ModelOwner | None = None
         self._chat: ChatService | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     @classmethod
     def from_environment(
@@ -51,25 +54,46 @@ class Assistant:
         loaded = settings_mod.load(paths.settings_file)
         return cls(paths, loaded.settings, loaded.warnings, embedder=embedder)
 
-    # -- parts --------------------------------------------------------------------
+    @property
+    def secrets(self) -> Secrets:
+        return Secrets(
+            self.paths.config / "secrets.json",
+            allow_file=self.settings.secrets.allow_file_fallback,
+        )
 
-    def open_memory(self) -> MemoryStore:
-        """Load the embedder and open the store (seconds on first call)."""
+    # -- memory -----------------------------------------------------------------------
+
+    def embedder(self) -> Embedder:
         with self._lock:
+            if self._embedder is None:
+                self._embedder = SentenceTransformerEmbedder(threads=self.settings.model.threads)
+            return self._embedder
+
+    def open_memory(self, *, load_embedder: bool = True) -> MemoryStore:
+        """Open the store; with ``load_embedder`` also load the embedding model now
+        (seconds), so the first search does not pay for it. Listing and reading need
+        no embedding model at all."""
+        with self._lock:
+            embedder = self.embedder()
+            if load_embedder and isinstance(embedder, SentenceTransformerEmbedder):
+                embedder.load()
             if self._store is None:
-                if self._embedder is None:
-                    self._embedder = SentenceTransformerEmbedder(
-                        threads=self.settings.model.threads
-                    )
-                embedder = self._embedder
-                if isinstance(embedder, SentenceTransformerEmbedder):
-                    embedder.load()
-                server_url = self.settings.memory.server_url
-                server = ServerLocation(server_url.rstrip("/")) if server_url else None
+                url = self.settings.memory.server_url
+                server = (
+                    ServerLocation(url.rstrip("/"), token=self.secrets.get(CHROMA_SERVER_TOKEN))
+                    if url
+                    else None
+                )
                 self._store = MemoryStore.open(self.paths.memory, embedder, server=server)
                 self.warnings.extend(self._store.warnings)
                 self._chat = None
             return self._store
+
+    @property
+    def store(self) -> MemoryStore | None:
+        return self._store
+
+    # -- model ------------------------------------------------------------------------
 
     def model_path(self) -> Path:
         try:
@@ -77,46 +101,89 @@ class Assistant:
         except BundledModelMissing as exc:
             raise ModelLoadError(str(exc)) from exc
 
-    def open_model(self) -> LLMBackend:
+    def _make_backend(self) -> LLMBackend:
+        server = self.settings.server
+        if server.enabled:
+            backend = ServerBackend(
+                server.url,
+                api_key=self.secrets.get(MODEL_SERVER_KEY),
+                model=server.model,
+                context_length=server.context_length,
+                timeout=server.timeout_s,
+                retries=server.retries,
+            )
+            backend.load()
+            return backend
+        m = self.settings.model
+        local = LlamaCppBackend(
+            self.model_path(),
+            context_length=m.context_length,
+            threads=m.threads,
+            batch_size=m.batch_size,
+            gpu_layers=m.gpu_layers,
+            seed=m.seed,
+        )
+        local.load()
+        self.warnings.extend(local.warnings)
+        return local
+
+    def open_model(self) -> ModelOwner:
         with self._lock:
-            if self._backend is None:
-                m = self.settings.model
-                backend = LlamaCppBackend(
-                    self.model_path(),
-                    context_length=m.context_length,
-                    threads=m.threads,
-                    batch_size=m.batch_size,
-                    gpu_layers=m.gpu_layers,
-                    seed=m.seed,
-                )
-                backend.load()
-                self.warnings.extend(backend.warnings)
-                self._backend = backend
+            if self._model is None:
+                self._model = ModelOwner(self._make_backend())
                 self._chat = None
-            return self._backend
+            return self._model
 
     @property
-    def store(self) -> MemoryStore | None:
-        return self._store
+    def model(self) -> ModelOwner | None:
+        return self._model
 
     @property
     def backend(self) -> LLMBackend | None:
-        return self._backend
+        return self._model.backend if self._model is not None else None
 
     def chat(self) -> ChatService:
         """The chat service over whatever is open; the model must be."""
         with self._lock:
-            if self._backend is None:
+            if self._model is None:
                 raise ModelLoadError("the chat model is not loaded")
             if self._chat is None:
-                self._chat = ChatService(self._backend, self._store, self.settings)
+                self._chat = ChatService(self._model, self._store, self.settings)
             return self._chat
+
+    # -- settings ---------------------------------------------------------------------
+
+    def apply_settings(self, new: Settings) -> list[str]:
+        """Save and use ``new``; returns the parts that must be opened again.
+
+        The model is closed if how it is loaded changed, the memory if where it
+        lives changed; the caller reopens them (in the background).
+        """
+        settings_mod.save(new, self.paths.settings_file)
+        reopen: list[str] = []
+        with self._lock:
+            old, self.settings = self.settings, new
+            if old.model != new.model or old.server != new.server:
+                if self._model is not None:
+                    self._model.close()
+                    self._model = None
+                reopen.append("model")
+            if old.memory.server_url != new.memory.server_url:
+                if self._store is not None:
+                    self._store.close()
+                    self._store = None
+                reopen.append("memory")
+            if self._chat is not None:
+                self._chat.settings = new
+            if reopen:
+                self._chat = None
+        return reopen
 
     def close(self) -> None:
         with self._lock:
-            if self._backend is not None:
-                self._backend.close()
-                self._backend = None
+            if self._model is not None:
+                self._model.close()
+                self._model = None
             if self._store is not None:
                 self._store.close()
                 self._store = None

@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-SETTINGS_VERSION = 1
+SETTINGS_VERSION = 2
 
 
 def _default_threads() -> int:
@@ -31,6 +31,8 @@ class _Section(BaseModel):
 
 
 class ModelSettings(_Section):
+    """The model file and how llama.cpp runs it (changing these reloads the model)."""
+
     path: str | None = Field(
         None, description="GGUF file of the chat model; empty means the bundled SmolLM2-135M."
     )
@@ -40,13 +42,35 @@ class ModelSettings(_Section):
     )
     gpu_layers: int = Field(0, ge=-1, le=10_000, description="Layers offloaded to a GPU (-1: all).")
     batch_size: int = Field(512, ge=1, le=16_384, description="Prompt batch size.")
+    seed: int | None = Field(None, ge=0, le=2**31 - 1, description="Fixed seed; empty is random.")
+
+
+class GenerationSettings(_Section):
+    """How replies are sampled (applies to the next reply, no reload)."""
+
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     top_p: float = Field(0.95, ge=0.0, le=1.0)
     top_k: int = Field(40, ge=0, le=1000)
     min_p: float = Field(0.05, ge=0.0, le=1.0)
     repeat_penalty: float = Field(1.1, ge=0.5, le=2.0)
     max_tokens: int = Field(512, ge=1, le=32_768, description="Longest reply in tokens.")
-    seed: int | None = Field(None, ge=0, le=2**31 - 1, description="Fixed seed; empty is random.")
+
+
+class ServerSettings(_Section):
+    """An OpenAI-compatible model server (llama.cpp's llama-server, llama_cpp.server, …)."""
+
+    enabled: bool = Field(False, description="Use the server instead of a local GGUF file.")
+    url: str = Field(
+        "http://127.0.0.1:8080/v1",
+        pattern=r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$",
+        description="Base URL of the API (ending in /v1). The API key is kept in the keyring.",
+    )
+    model: str = Field("", max_length=500, description="Model name to request; empty: default.")
+    context_length: int = Field(
+        4096, ge=256, le=1_048_576, description="The server model's context window, for budgeting."
+    )
+    timeout_s: float = Field(60.0, gt=0, le=3600, description="Seconds to wait for a response.")
+    retries: int = Field(2, ge=0, le=10, description="Retries when the server cannot be reached.")
 
 
 class MemorySettings(_Section):
@@ -59,7 +83,19 @@ class MemorySettings(_Section):
         None,
         pattern=r"^https?://[^\s/]+(:\d+)?/?$",
         description="A Chroma server to keep the memory on (http(s)://host:port); "
-        "empty keeps it in the data folder.",
+        "empty keeps it in the data folder. Its token is kept in the keyring.",
+    )
+    auto_consolidate: bool = Field(
+        True, description="Summarise and distil conversations in the background when idle."
+    )
+    idle_minutes: float = Field(
+        10.0, ge=0.5, le=1440, description="Quiet time before a conversation is consolidated."
+    )
+    episode_retention_days: int | None = Field(
+        None,
+        ge=1,
+        le=36_500,
+        description="Delete chat turns older than this (off: keep every turn forever).",
     )
 
 
@@ -73,11 +109,29 @@ class ChatSettings(_Section):
     history_turns: int = Field(20, ge=0, le=500, description="Recent turns kept in the prompt.")
 
 
+class UISettings(_Section):
+    theme: Literal["system", "light", "dark"] = Field("system", description="Colour theme.")
+    font_size: int = Field(11, ge=6, le=40, description="Text size in points.")
+    first_run_done: bool = Field(False, description="The welcome screen was shown.")
+
+
+class SecretSettings(_Section):
+    allow_file_fallback: bool = Field(
+        False,
+        description="Where no system keyring exists, keep secrets in a file readable only "
+        "by you (plain text on disk). Off: secrets cannot be saved without a keyring.",
+    )
+
+
 class Settings(_Section):
     version: int = SETTINGS_VERSION
     model: ModelSettings = Field(default_factory=ModelSettings)
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
+    ui: UISettings = Field(default_factory=UISettings)
+    secrets: SecretSettings = Field(default_factory=SecretSettings)
 
 
 class SettingsError(ValueError):
@@ -95,8 +149,16 @@ def _errors_to_settings_error(exc: ValidationError) -> SettingsError:
     return SettingsError(location, first["msg"])
 
 
+def _v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 moved sampling settings out of ``model`` into ``generation``."""
+    model = dict(raw.get("model") or {})
+    moved = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens")
+    generation = {k: model.pop(k) for k in moved if k in model}
+    return {**raw, "model": model, "generation": {**generation, **(raw.get("generation") or {})}}
+
+
 #: Each migration takes the raw dict of version N and returns version N+1.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 
 
 @dataclass(slots=True)

@@ -64,6 +64,7 @@ CREATE INDEX IF NOT EXISTS items_kind_said ON items(kind, said_at);
 CREATE INDEX IF NOT EXISTS items_said ON items(said_at);
 CREATE INDEX IF NOT EXISTS items_stored ON items(stored_at);
 CREATE INDEX IF NOT EXISTS items_updated ON items(updated_at);
+CREATE INDEX IF NOT EXISTS items_pinned ON items(pinned) WHERE pinned = 1;
 CREATE TABLE IF NOT EXISTS links (
     source TEXT NOT NULL, derived TEXT NOT NULL, PRIMARY KEY (source, derived)
 ) WITHOUT ROWID;
@@ -80,6 +81,11 @@ CREATE TABLE IF NOT EXISTS conversations (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, created_at REAL NOT NULL,
     updated_at REAL NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS uses (
+    reply_id TEXT NOT NULL, rank INTEGER NOT NULL, memory_id TEXT NOT NULL,
+    score REAL NOT NULL, explanation TEXT NOT NULL, PRIMARY KEY (reply_id, rank)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS uses_memory ON uses(memory_id);
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, payload TEXT NOT NULL
 )
@@ -373,6 +379,7 @@ class Ledger:
             db.execute("DELETE FROM links WHERE derived=?", (memory_id,))
             db.execute("DELETE FROM usage WHERE id=?", (memory_id,))
             db.execute("DELETE FROM history WHERE id=?", (memory_id,))
+            db.execute("DELETE FROM uses WHERE reply_id=? OR memory_id=?", (memory_id, memory_id))
         for conversation_id, seqs in touched.items():
             Ledger.refresh_context(db, conversation_id, min(seqs), max(seqs))
 

@@ -96,7 +96,8 @@ def _all(store: MemoryStore) -> Iterator[Memory]:
             return
 
 
-def _atomic_write(path: Path, write: Callable[[IO[str]], None]) -> None:
+def atomic_write(path: Path, write: Callable[[IO[str]], object]) -> None:
+    """Write through a temporary file and rename, so a crash leaves the old file whole."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -137,7 +138,7 @@ def export_json(store: MemoryStore, path: str | Path, progress: Progress | None 
         conversations = [asdict(c) for c in store.conversations()]
         out.write('], "conversations": ' + json.dumps(conversations, ensure_ascii=False) + "}\n")
 
-    _atomic_write(Path(path), write)
+    atomic_write(Path(path), write)
     if progress:
         progress(count, total)
     return count
@@ -257,5 +258,5 @@ def export_markdown(store: MemoryStore, path: str | Path) -> int:
         for line in conversations():
             out.write(line + "\n")
 
-    _atomic_write(Path(path), write)
+    atomic_write(Path(path), write)
     return len(memories)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from .records import (
     NewEpisode,
     Page,
     Scalar,
+    ScoreExplanation,
     SortKey,
     State,
     Stats,
@@ -608,13 +610,61 @@ class MemoryStore:
         )
         return Page(tuple(items), total, query.offset)
 
-    def conversation(self, conversation_id: str) -> list[Memory]:
-        """The turns of a conversation in the order they were said."""
+    def conversation(self, conversation_id: str, *, superseded: bool = False) -> list[Memory]:
+        """The turns of a conversation in the order they were said.
+
+        Turns replaced by a regenerated reply or an edit are left out unless
+        ``superseded``; they stay in memory, browsable, with their history.
+        """
+        states = "" if superseded else " AND items.state != 'superseded'"
         return self._ledger.select(
-            "items.conversation_id=? AND items.kind='episode'",
+            f"items.conversation_id=? AND items.kind='episode'{states}",
             (conversation_id,),
             "ORDER BY items.seq",
         )
+
+    def find_conversations(self, text: str, limit: int = 50) -> list[Conversation]:
+        """Conversations in which every word of ``text`` appears, in the title or a turn."""
+        terms = _indexing.words(text)
+        if not terms:
+            return self.conversations()[:limit]
+        clauses, params = [], []
+        for term in terms:
+            clauses.append(
+                "(c.title LIKE ? OR c.id IN (SELECT items.conversation_id FROM items"
+                " JOIN fts ON fts.rowid = items.rowid WHERE fts MATCH ?))"
+            )
+            params += [f"%{term}%", 'text : "' + term.replace('"', '""') + '"']
+        return self._ledger.conversations(" AND ".join(clauses), params)[:limit]
+
+    def record_use(self, reply_id: str, hits: Sequence[Hit]) -> None:
+        """Remember which memories a reply was given, with why, for showing later."""
+        rows = [
+            (
+                reply_id,
+                rank,
+                h.memory.id,
+                h.score,
+                json.dumps(asdict(h.explanation), separators=(",", ":")),
+            )
+            for rank, h in enumerate(hits)
+        ]
+        with self._ledger.transaction() as db:
+            db.execute("DELETE FROM uses WHERE reply_id=?", (reply_id,))
+            db.executemany("INSERT INTO uses VALUES (?, ?, ?, ?, ?)", rows)
+
+    def uses(self, reply_id: str) -> list[Hit]:
+        """The memories a reply was given (those still remembered), best first."""
+        rows = self._ledger.query(
+            "SELECT memory_id, score, explanation FROM uses WHERE reply_id=? ORDER BY rank",
+            (reply_id,),
+        )
+        found = self._ledger.get([r[0] for r in rows])
+        return [
+            Hit(found[m], float(score), ScoreExplanation(**json.loads(explanation)))
+            for m, score, explanation in rows
+            if m in found
+        ]
 
     def neighbour(self, memory: Memory, step: int) -> Memory | None:
         """The turn ``step`` places before (negative) or after (positive) an episode."""

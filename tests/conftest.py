@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import keyring
 import pytest
+from keyring.backend import KeyringBackend
+from keyring.backends import fail
 
 # Before anything imports Qt or a Hugging Face library.
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -19,6 +23,8 @@ os.environ.pop("MNEME_HOME", None)
 from tests import socket_guard
 
 socket_guard.install()
+
+from tests.servers import free_port, running  # noqa: E402
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -72,8 +78,9 @@ def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 TEST_SETTINGS = {
-    "version": 1,
-    "model": {"threads": 1, "context_length": 2048, "max_tokens": 24, "seed": 7},
+    "version": 2,
+    "model": {"threads": 1, "context_length": 2048, "seed": 7},
+    "generation": {"max_tokens": 24},
 }
 
 
@@ -85,3 +92,68 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     (root / "config" / "settings.json").write_text(json.dumps(TEST_SETTINGS))
     monkeypatch.setenv("MNEME_HOME", str(root))
     yield root
+
+
+MODEL_SERVER_KEY_FOR_TESTS = "test-key-0123"
+KEY = MODEL_SERVER_KEY_FOR_TESTS
+
+
+@pytest.fixture(scope="session")
+def model_server(smollm_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    command = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(smollm_path),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "2048",
+        "--n_threads",
+        "1",
+        "--api_key",
+        KEY,
+        "--seed",
+        "7",
+    ]
+    with running(command, f"http://127.0.0.1:{port}/docs", log):
+        yield f"http://127.0.0.1:{port}/v1"
+
+
+class MemoryKeyring(KeyringBackend):
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.store.pop((service, username), None)
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def no_keyring() -> Iterator[None]:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(previous)

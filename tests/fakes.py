@@ -25,6 +25,7 @@ class ScriptedLLM:
         self.replies = list(replies)
         self.prompts: list[tuple[ChatMessage, ...]] = []
         self.schemas: list[dict[str, Any] | None] = []
+        self.continued: list[bool] = []
         self._context = context_length
         self.fail_after = fail_after
 
@@ -49,16 +50,21 @@ class ScriptedLLM:
         *,
         cancel: CancelToken | None = None,
         json_schema: dict[str, Any] | None = None,
+        continue_last: bool = False,
     ) -> Iterator[str]:
         self.prompts.append(tuple(messages))
+        self.continued.append(continue_last)
         self.schemas.append(json_schema)
         reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
-        for i, word in enumerate(reply.split(" ")):
+        words = reply.split(" ")
+        for i, word in enumerate(words):
             if cancel is not None and cancel.cancelled:
                 return
             if self.fail_after is not None and i >= self.fail_after:
                 raise GenerationError("scripted failure")
-            yield word if i == 0 else " " + word
+            if i == 0 and not word:  # the reply starts with a space: keep it
+                continue
+            yield " " + word if i > 0 else word
 
     def close(self) -> None:
         pass

@@ -80,8 +80,13 @@ class LLMBackend(Protocol):
         *,
         cancel: CancelToken | None = None,
         json_schema: dict[str, Any] | None = None,
+        continue_last: bool = False,
     ) -> Iterator[str]:
-        """Yield the reply piece by piece; stop early when ``cancel`` is set."""
+        """Yield the reply piece by piece; stop early when ``cancel`` is set.
+
+        With ``continue_last`` the last message is an unfinished assistant reply
+        and what is yielded carries on from its last word.
+        """
         ...
 
     def close(self) -> None: ...

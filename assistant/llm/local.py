@@ -2,36 +2,45 @@
 
 The prompt is rendered with the GGUF's own chat template and tokenized here,
 and generation starts from those exact tokens, so the token counts the prompt
-builder budgets with are the ones the model sees. One lock makes this object
-the single owner of the model: two callers never interleave on its KV cache.
+builder budgets with are the ones the model sees. A lock keeps two callers
+from interleaving on the model's KV cache (``owner.ModelOwner`` decides who
+goes first).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .base import (
-    CancelToken,
-    ChatMessage,
-    GenerationError,
-    ModelLoadError,
-    SamplingParams,
-)
+from . import templates
+from .base import CancelToken, ChatMessage, GenerationError, ModelLoadError, SamplingParams
 from .gguf_header import GGUFError, GGUFInfo, read_gguf
 
 log = logging.getLogger(__name__)
 
-_CHATML_STOP = "<|im_end|>"
+
+def available_memory() -> int | None:
+    """Bytes of memory the system could give us now, where the OS says."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
-def _chatml(messages: Sequence[dict[str, str]]) -> str:
-    parts = [f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages]
-    return "".join(parts) + "<|im_start|>assistant\n"
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.1f} GB"
 
 
 class LlamaCppBackend:
@@ -59,8 +68,7 @@ class LlamaCppBackend:
         self._gpu_layers = gpu_layers
         self._seed = seed
         self._llm: Any = None
-        self._render: Any = None
-        self._stops: list[str] = []
+        self.template: templates.ChatTemplate | None = None
         self._lock = threading.Lock()
         self.warnings: list[str] = []
 
@@ -78,10 +86,22 @@ class LlamaCppBackend:
     def loaded(self) -> bool:
         return self._llm is not None
 
+    def check_memory(self) -> None:
+        """Refuse, with an estimate, a model this machine cannot hold."""
+        needed = self.info.ram_estimate(self._n_ctx)
+        free = available_memory()
+        if self._gpu_layers == 0 and free is not None and needed > free:
+            raise ModelLoadError(
+                f"{self.path.name} needs about {_gib(needed)} of memory at a "
+                f"{self._n_ctx:,}-token context, and {_gib(free)} is free; choose a smaller "
+                "model or context, or close other programs"
+            )
+
     def load(self) -> None:
         with self._lock:
             if self._llm is not None:
                 return
+            self.check_memory()
             try:
                 import llama_cpp
             except ImportError as exc:  # pragma: no cover - a broken install
@@ -101,27 +121,26 @@ class LlamaCppBackend:
                 self._llm = llama_cpp.Llama(**kwargs)
             except (ValueError, RuntimeError, OSError) as exc:
                 raise ModelLoadError(f"llama.cpp could not load {self.path.name}: {exc}") from exc
-            self._setup_template(llama_cpp)
+            self.template = self._choose_template()
 
-    def _setup_template(self, llama_cpp: Any) -> None:
+    def _choose_template(self) -> templates.ChatTemplate:
         llm = self._llm
-        template = self.info.chat_template
-        if template is None:
-            self.warnings.append(
-                f"{self.path.name} has no chat template; using ChatML, replies may be poor"
-            )
-            log.warning(self.warnings[-1])
-            self._render = _chatml
-            self._stops = [_CHATML_STOP]
-            return
         eos_id, bos_id = llm.token_eos(), llm.token_bos()
         eos = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
         bos = llm._model.token_get_text(bos_id) if bos_id != -1 else ""
-        formatter = llama_cpp.llama_chat_format.Jinja2ChatFormatter(
-            template=template, eos_token=eos, bos_token=bos
+        if self.info.chat_template is not None:
+            return templates.from_jinja(self.info.chat_template, eos, bos)
+
+        def is_special(marker: str) -> bool:
+            return len(llm.tokenize(marker.encode(), add_bos=False, special=True)) == 1
+
+        family = templates.guess_family(is_special)
+        self.warnings.append(
+            f"{self.path.name} has no chat template; using the {family} format of its family. "
+            "If replies look wrong, choose another file of this model."
         )
-        self._render = lambda messages: formatter(messages=messages).prompt
-        self._stops = [eos] if eos else []
+        log.warning(self.warnings[-1])
+        return templates.FALLBACKS[family]
 
     def close(self) -> None:
         with self._lock:
@@ -140,12 +159,19 @@ class LlamaCppBackend:
         llm = self._require()
         return len(llm.tokenize(text.encode("utf-8", "replace"), add_bos=False, special=False))
 
-    def _prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
+    def _prompt_tokens(
+        self, messages: Sequence[ChatMessage], *, continuation: bool = False
+    ) -> list[int]:
         llm = self._require()
-        rendered = self._render([{"role": m.role, "content": m.content} for m in messages])
-        add_bos = self._render is _chatml
+        assert self.template is not None
+        plain = [{"role": m.role, "content": m.content} for m in messages]
+        rendered = (
+            self.template.render_continuation(plain)
+            if continuation
+            else self.template.render(plain)
+        )
         tokens: list[int] = llm.tokenize(
-            rendered.encode("utf-8", "replace"), add_bos=add_bos, special=True
+            rendered.encode("utf-8", "replace"), add_bos=self.template.add_bos, special=True
         )
         return tokens
 
@@ -161,9 +187,11 @@ class LlamaCppBackend:
         *,
         cancel: CancelToken | None = None,
         json_schema: dict[str, Any] | None = None,
+        continue_last: bool = False,
     ) -> Iterator[str]:
+        self._require()
         with self._lock:
-            yield from self._generate(messages, params, cancel, json_schema)
+            yield from self._generate(messages, params, cancel, json_schema, continue_last)
 
     def _generate(
         self,
@@ -171,16 +199,13 @@ class LlamaCppBackend:
         params: SamplingParams,
         cancel: CancelToken | None,
         json_schema: dict[str, Any] | None,
+        continue_last: bool,
     ) -> Iterator[str]:
-        if self._llm is None:
-            # load() takes the lock we hold; do its work without it
-            self._lock.release()
-            try:
-                self.load()
-            finally:
-                self._lock.acquire()
         llm = self._llm
-        tokens = self._prompt_tokens(messages)
+        if llm is None:
+            raise GenerationError("the model was closed")
+        assert self.template is not None
+        tokens = self._prompt_tokens(messages, continuation=continue_last)
         room = self._n_ctx - len(tokens)
         if room <= 0:
             raise GenerationError(
@@ -193,7 +218,7 @@ class LlamaCppBackend:
             "top_k": params.top_k,
             "min_p": params.min_p,
             "repeat_penalty": params.repeat_penalty,
-            "stop": self._stops,
+            "stop": list(self.template.stops),
             "stream": True,
         }
         if params.seed is not None:
@@ -217,7 +242,5 @@ class LlamaCppBackend:
                         break
             finally:
                 stream.close()
-        except GenerationError:
-            raise
         except (ValueError, RuntimeError) as exc:
             raise GenerationError(f"generation failed: {exc}") from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -56,3 +57,91 @@ def test_a_missing_model_is_a_clear_error(home: Path) -> None:
 
 def test_an_empty_message_is_refused(home: Path) -> None:
     assert cli.main(["ask", "   "]) == 2
+
+
+def cli_json(*args: str) -> tuple[int, object]:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(["--json", *args], out=out, err=err)
+    text = out.getvalue()
+    return code, json.loads(text) if text.strip() else err.getvalue()
+
+
+def test_memory_commands_for_scripts(home: Path, tmp_path: Path) -> None:
+    code, added = cli_json("memory", "add", "The user's bike is a red Brompton.", "--pin")
+    assert code == 0 and added["pinned"] and added["kind"] == "fact"  # type: ignore[index]
+    fact = added["id"]  # type: ignore[index]
+    code, listed = cli_json("memory", "list", "--pinned")
+    assert code == 0 and [m["id"] for m in listed["memories"]] == [fact]  # type: ignore[index]
+    code, hits = cli_json("memory", "search", "what bicycle do I ride")
+    assert code == 0 and hits[0]["memory"]["id"] == fact  # type: ignore[index]
+    assert "dense" in hits[0]["explanation"]  # type: ignore[index]
+    code, edited = cli_json("memory", "edit", fact, "The user's bike is a green Brompton.")
+    assert edited["version"] == 2  # type: ignore[index]
+    code, shown = cli_json("memory", "show", fact)
+    assert [v["text"] for v in shown["history"]] == ["The user's bike is a red Brompton."]  # type: ignore[index]
+    assert cli_json("memory", "unpin", fact)[1]["pinned"] is False  # type: ignore[index]
+    export = tmp_path / "all.json"
+    assert cli_json("memory", "export", str(export))[1] == {"exported": 1, "path": str(export)}
+    code, stats = cli_json("memory", "stats")
+    assert stats["by_kind"]["fact"] == 1  # type: ignore[index]
+    assert cli.main(["memory", "delete", fact], out=io.StringIO(), err=io.StringIO()) == 2
+    assert cli_json("memory", "delete", fact, "--yes")[1] == {"deleted": [fact], "derived": []}
+    assert cli_json("memory", "show", fact)[0] == cli.EXIT_NOT_FOUND
+    code, _ = cli_json("memory", "import", str(export))
+    assert code == 0 and cli_json("memory", "stats")[1]["by_kind"]["fact"] == 1  # type: ignore[index]
+
+
+def test_conversation_commands(home: Path, tmp_path: Path) -> None:
+    fixture = Path(__file__).parents[1] / "fixtures" / "chatgpt" / "conversations.json"
+    code, summary = cli_json("memory", "import", str(fixture))
+    assert code == 0 and summary["conversations"] == 2  # type: ignore[index]
+    code, found = cli_json("conversations", "search", "sourdough starter")
+    assert [c["title"] for c in found] == ["Sourdough"]  # type: ignore[index]
+    cid = found[0]["id"]  # type: ignore[index]
+    assert cli_json("conversations", "rename", cid, "Bread")[0] == 0
+    code, turns = cli_json("conversations", "show", cid)
+    assert [t["role"] for t in turns] == ["user", "assistant"]  # type: ignore[index]
+    md = tmp_path / "bread.md"
+    assert cli_json("conversations", "export", str(md), "--id", cid)[1] == {"exported": 1}
+    assert "# Bread" in md.read_text()
+    code, done = cli_json("conversations", "delete", cid, "--forget")
+    assert len(done["forgotten"]) == 2  # type: ignore[index]
+    assert cli_json("conversations", "show", cid)[0] == cli.EXIT_NOT_FOUND
+    assert cli_json("memory", "import", str(tmp_path / "missing.json"))[0] != 0
+
+
+def test_doctor_and_models_report_what_is_there(home: Path) -> None:
+    code, report = cli_json("doctor")
+    assert code == 0
+    assert report["model"]["loads"] and report["memory"]["opens"]  # type: ignore[index]
+    assert report["packages"]["chromadb"] != "not installed"  # type: ignore[index]
+    code, models = cli_json("models")
+    assert code == 0 and models[0]["bundled"] and models[0]["in_use"]  # type: ignore[index]
+
+
+def test_doctor_names_a_broken_model(home: Path) -> None:
+    settings = json.loads((home / "config" / "settings.json").read_text())
+    settings["model"]["path"] = str(home / "nope.gguf")
+    (home / "config" / "settings.json").write_text(json.dumps(settings))
+    code, report = cli_json("doctor")
+    assert code == cli.EXIT_MODEL and "not found" in report["model"]["error"]  # type: ignore[index]
+
+
+def test_settings_are_checked_before_they_are_saved(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = home / "config" / "settings.json"
+    before = file.read_text()
+    assert cli.main(["--home", str(home), "settings", "set", "generation.top_p", "7"]) == 2
+    assert "generation.top_p" in capsys.readouterr().err
+    assert cli.main(["--home", str(home), "settings", "set", "no.such", "1"]) == 2
+    assert "no such setting" in capsys.readouterr().err
+    assert file.read_text() == before  # nothing half-applied
+
+    assert cli.main(["--home", str(home), "settings", "set", "generation.top_p", "0.5"]) == 0
+    assert json.loads(file.read_text())["generation"]["top_p"] == 0.5
+    capsys.readouterr()
+    assert cli.main(["--home", str(home), "--json", "settings", "show", "generation"]) == 0
+    assert json.loads(capsys.readouterr().out)["top_p"] == 0.5
+    assert cli.main(["--home", str(home), "settings", "reset", "generation.top_p"]) == 0
+    assert json.loads(file.read_text())["generation"]["top_p"] == 0.95

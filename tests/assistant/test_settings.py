@@ -19,12 +19,14 @@ def test_defaults_round_trip(tmp_path: Path) -> None:
 def test_an_invalid_value_is_refused_naming_the_field_and_nothing_changes() -> None:
     original = s.Settings()
     with pytest.raises(s.SettingsError) as err:
-        s.updated(original, {"model.temperature": 0.2, "model.context_length": 10})
+        s.updated(original, {"generation.temperature": 0.2, "model.context_length": 10})
     assert err.value.field == "model.context_length"
     assert "greater than or equal" in err.value.reason
-    assert original.model.temperature == 0.7  # nothing half-applied
-    ok = s.updated(original, {"model.temperature": 0.2})
-    assert ok.model.temperature == 0.2 and original.model.temperature == 0.7
+    assert original.generation.temperature == 0.7  # nothing half-applied
+    ok = s.updated(original, {"generation.temperature": 0.2})
+    assert ok.generation.temperature == 0.2 and original.generation.temperature == 0.7
+    with pytest.raises(s.SettingsError, match=r"server\.url"):
+        s.updated(original, {"server.url": "ftp://example"})
 
 
 def test_unknown_settings_are_refused() -> None:
@@ -52,3 +54,33 @@ def test_a_file_from_a_newer_version_is_not_overwritten_silently(tmp_path: Path)
     path.write_text(json.dumps({"version": 99}))
     loaded = s.load(path)
     assert "newer Mneme" in loaded.warnings[0]
+
+
+def test_a_version_1_file_is_migrated(tmp_path: Path) -> None:
+    """The walking skeleton's format: sampling settings lived under ``model``."""
+    path = tmp_path / "settings.json"
+    path.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "model": {
+                    "path": "/models/x.gguf",
+                    "threads": 3,
+                    "temperature": 0.3,
+                    "max_tokens": 99,
+                    "seed": 5,
+                },
+                "memory": {"top_k": 4},
+                "chat": {"system_prompt": "Be brief."},
+            }
+        )
+    )
+    loaded = s.load(path)
+    assert loaded.warnings == []
+    got = loaded.settings
+    assert got.version == 2
+    assert (got.model.path, got.model.threads, got.model.seed) == ("/models/x.gguf", 3, 5)
+    assert (got.generation.temperature, got.generation.max_tokens) == (0.3, 99)
+    assert got.memory.top_k == 4 and got.chat.system_prompt == "Be brief."
+    s.save(got, path)
+    assert json.loads(path.read_text())["version"] == 2

@@ -83,7 +83,7 @@ def test_shift_enter_makes_a_new_line(qtbot: QtBot, open_window: OpenWindow) -> 
 
 def test_stop_ends_the_reply_at_once(qtbot: QtBot, open_window: OpenWindow) -> None:
     window = open_window()
-    window.session.assistant.settings.model.max_tokens = 400
+    window.session.assistant.settings.generation.max_tokens = 400
     window.input.setPlainText("Write a very long story about a sailor and the sea.")
     first_token = []
 

@@ -1,0 +1,255 @@
+"""A chat model on an OpenAI-compatible server (llama-server, llama_cpp.server, …).
+
+For people whose model lives on another machine. Replies stream over
+server-sent events; Stop closes the connection between chunks. Only the
+connection is retried (with backoff): once a reply has started, a failure is
+reported, since replaying it would repeat what was already shown.
+
+Token counts come from the server's tokenizer when it offers one (llama.cpp's
+``/tokenize``, llama-cpp-python's ``/extras/tokenize``); otherwise from an
+estimate of 3.5 characters per token, which the prompt builder's margin
+absorbs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from .base import CancelToken, ChatMessage, GenerationError, ModelLoadError, SamplingParams
+
+log = logging.getLogger(__name__)
+
+_CONTINUE = (
+    "Continue your last reply exactly where it stopped, without repeating anything "
+    "and without any preamble."
+)
+_PER_MESSAGE = 4  # role markers and separators of a typical chat template
+_CHARS_PER_TOKEN = 3.5
+
+
+class ServerBackend:
+    def __init__(
+        self,
+        url: str,
+        *,
+        api_key: str | None = None,
+        model: str = "",
+        context_length: int = 4096,
+        timeout: float = 60.0,
+        retries: int = 2,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        parts = urlsplit(url.rstrip("/"))
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ModelLoadError(f"not a model server URL: {url!r}")
+        self.url = url.rstrip("/")
+        root_path = parts.path[: -len("/v1")] if parts.path.endswith("/v1") else parts.path
+        self._root = urlunsplit((parts.scheme, parts.netloc, root_path, "", ""))
+        self._model = model
+        self._context = context_length
+        self._retries = retries
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
+            transport=transport,
+            follow_redirects=False,
+        )
+        self._tokenize_path: str | bool | None = False  # False: not probed yet
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self._model or f"server at {urlsplit(self.url).netloc}"
+
+    @property
+    def context_length(self) -> int:
+        return self._context
+
+    def load(self) -> None:
+        """Check that the server answers (and learn its context window if it says)."""
+        response = self._request("GET", f"{self.url}/models")
+        if response.status_code in (401, 403):
+            raise ModelLoadError(f"the model server at {self.url} refused the API key")
+        if response.status_code >= 400:
+            raise ModelLoadError(
+                f"the model server at {self.url} answered {response.status_code} to /models"
+            )
+        try:
+            props = self._client.get(f"{self._root}/props", timeout=5.0)
+            n_ctx = props.json().get("default_generation_settings", {}).get("n_ctx")
+            if isinstance(n_ctx, int) and n_ctx > 0:
+                self._context = n_ctx
+        except (httpx.HTTPError, ValueError, AttributeError):
+            pass
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- requests with retries -------------------------------------------------------
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        delay = 0.5
+        for attempt in range(self._retries + 1):
+            try:
+                return self._client.request(method, url, **kwargs)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
+                if attempt == self._retries:
+                    raise ModelLoadError(
+                        f"the model server at {self.url} cannot be reached: {exc}"
+                    ) from exc
+                log.info("model server unreachable (%s); retrying in %.1fs", exc, delay)
+                time.sleep(delay)
+                delay *= 2
+            except httpx.TimeoutException as exc:
+                raise ModelLoadError(
+                    f"the model server at {self.url} did not answer in time"
+                ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- tokens ----------------------------------------------------------------------
+
+    def count_tokens(self, text: str) -> int:
+        if not text:
+            return 0
+        if self._tokenize_path is False:
+            self._tokenize_path = self._probe_tokenizer()
+        if self._tokenize_path:
+            try:
+                body = {"content": text} if self._tokenize_path == "/tokenize" else {"input": text}
+                reply = self._client.post(f"{self._root}{self._tokenize_path}", json=body)
+                tokens = reply.json().get("tokens")
+                if isinstance(tokens, list):
+                    return len(tokens)
+            except (httpx.HTTPError, ValueError, AttributeError):
+                pass
+        return int(len(text) / _CHARS_PER_TOKEN) + 1
+
+    def _probe_tokenizer(self) -> str | None:
+        for path, body in (("/tokenize", {"content": "hi"}), ("/extras/tokenize", {"input": "hi"})):
+            try:
+                reply = self._client.post(f"{self._root}{path}", json=body, timeout=5.0)
+                if reply.status_code == 200 and isinstance(reply.json().get("tokens"), list):
+                    return path
+            except (httpx.HTTPError, ValueError, AttributeError):
+                continue
+        return None
+
+    def count_messages(self, messages: Sequence[ChatMessage]) -> int:
+        return sum(self.count_tokens(m.content) + _PER_MESSAGE for m in messages) + 3
+
+    # -- generation ------------------------------------------------------------------
+
+    def stream_chat(
+        self,
+        messages: Sequence[ChatMessage],
+        params: SamplingParams,
+        *,
+        cancel: CancelToken | None = None,
+        json_schema: dict[str, Any] | None = None,
+        continue_last: bool = False,
+    ) -> Iterator[str]:
+        wire = [{"role": m.role, "content": m.content} for m in messages]
+        if continue_last:
+            # The chat API has no "carry on": ask for it in words; the caller joins the parts.
+            wire.append({"role": "user", "content": _CONTINUE})
+        body: dict[str, Any] = {
+            "messages": wire,
+            "stream": True,
+            "max_tokens": params.max_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "top_k": params.top_k,
+            "min_p": params.min_p,
+            "repeat_penalty": params.repeat_penalty,
+        }
+        if self._model:
+            body["model"] = self._model
+        if params.seed is not None:
+            body["seed"] = params.seed
+        if json_schema is not None:
+            body["response_format"] = {"type": "json_object", "schema": json_schema}
+            body["json_schema"] = json_schema  # llama-server's spelling
+        if cancel is not None and cancel.cancelled:
+            return
+        with self._lock:
+            first = continue_last
+            for piece in self._stream(body, cancel):
+                if first and piece and not piece[:1].isspace():
+                    piece = " " + piece  # a new sentence after the earlier part, not glued on
+                first = first and not piece
+                yield piece
+
+    def _stream(self, body: dict[str, Any], cancel: CancelToken | None) -> Iterator[str]:
+        url = f"{self.url}/chat/completions"
+        delay = 0.5
+        for attempt in range(self._retries + 1):
+            try:
+                context = self._client.stream("POST", url, json=body)
+                response = context.__enter__()
+                break
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if attempt == self._retries:
+                    raise GenerationError(
+                        f"the model server at {self.url} cannot be reached: {exc}"
+                    ) from exc
+                time.sleep(delay)
+                delay *= 2
+            except httpx.TimeoutException as exc:
+                raise GenerationError(f"the model server at {self.url} did not answer") from exc
+        try:
+            if response.status_code >= 400:
+                detail = response.read().decode("utf-8", "replace")[:300]
+                if response.status_code in (401, 403):
+                    raise GenerationError(f"the model server refused the API key ({detail})")
+                raise GenerationError(
+                    f"the model server answered {response.status_code}: {detail or 'no detail'}"
+                )
+            finished = False
+            for line in response.iter_lines():
+                if cancel is not None and cancel.cancelled:
+                    return
+                if not line or line.startswith(":"):
+                    continue
+                if not line.startswith("data:"):
+                    raise GenerationError("the model server sent something that is not a stream")
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    finished = True
+                    break
+                piece = _delta(data)
+                if piece:
+                    yield piece
+            if not finished and not (cancel is not None and cancel.cancelled):
+                raise GenerationError("the model server closed the connection mid-reply")
+        except httpx.TimeoutException as exc:
+            raise GenerationError("the model server stopped answering mid-reply") from exc
+        except httpx.HTTPError as exc:
+            raise GenerationError(f"the connection to the model server broke: {exc}") from exc
+        finally:
+            context.__exit__(None, None, None)
+
+
+def _delta(data: str) -> str:
+    try:
+        event = json.loads(data)
+        choice = event["choices"][0]
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise GenerationError("the model server sent a malformed chunk") from exc
+    if not isinstance(choice, dict):
+        raise GenerationError("the model server sent a malformed chunk")
+    delta = choice.get("delta") or {}
+    content = delta.get("content") if isinstance(delta, dict) else None
+    if content is None:
+        content = choice.get("text")
+    if content is not None and not isinstance(content, str):
+        raise GenerationError("the model server sent a malformed chunk")
+    return content or ""

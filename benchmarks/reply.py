@@ -1,0 +1,308 @@
+"""What memory costs a reply, and what the chat service costs a stream.
+
+    python -m benchmarks.reply [--memories 10000] [--runs 7] [--threads 2] [--json]
+                               [--cache DIR]
+
+One process, one model (the bundled SmolLM2 GGUF, default settings, the given
+threads), one store of ``--memories`` synthetic memories built as in
+``benchmarks.scale`` (real MiniLM vectors, cached in ``--cache``).
+
+Time to first token, from ``ChatService.send`` to the first streamed piece, for
+the same questions in three ways, interleaved run by run so that the machine's
+drift hits all three alike:
+
+* ``with memory``: retrieval over the store, packing, the memory block in the
+  prompt: what the user waits for.
+* ``without memory``: ``memory.enabled = False``, same service, same question.
+* ``same prompt``: the exact prompt the "with memory" run built, sent straight
+  to the model: its difference to "without memory" is the model reading the
+  memories, a cost of the model, not of the memory system.
+
+The memory machinery (query embedding, hybrid search, pinned notes, packing
+and token counting, storing the user's turn) is timed directly: from
+``send`` to the moment the service hands the prompt to the model, with memory
+minus without. This is the figure the target (< 5 % of the memory-off time to
+first token, or < 50 ms) applies to; the whole-reply differences are also
+reported, but prompt evaluation on two busy cores varies by ±20 %, far more
+than the machinery costs.
+
+llama.cpp's prompt cache is emptied before every timed call, so every call
+evaluates its whole prompt (the cold case; within a conversation the system
+prefix would be cached).
+
+Streaming: the decode rate (pieces per second after the first) of a long reply
+through ``ChatService.send`` against bare ``llama_cpp.Llama.create_chat_completion``
+on the same messages, with the same sampling and seed, on the same loaded model.
+
+The last line is JSON: ``ttft_with_memory_s``, ``ttft_without_memory_s``,
+``ttft_same_prompt_s``, ``memory_machinery_s``, ``stream_ratio`` and the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.scale import CachedEmbedder, build, sentences
+
+QUESTIONS = [
+    "What did I tell you about {a} and {b} last spring?",
+    "Do you remember when we talked about {a}?",
+    "Remind me what I said about {a} {b}.",
+    "Which {a} did I mention, and when?",
+    "What do you know about my {a}?",
+    "When did I last bring up {a} or {b}?",
+    "Summarize what I said about {a}.",
+]
+STORY = "Write a long, detailed story about a lighthouse keeper and a storm."
+
+
+def _first_token(events: Iterator[Any], is_token: Callable[[Any], bool]) -> _Timed:
+    """Time a lazy stream to its first token, then drain it (untimed)."""
+    start = time.perf_counter()
+    seen: list[Any] = []
+    for event in events:
+        seen.append(event)
+        if is_token(event):
+            first = time.perf_counter() - start
+            seen.extend(events)  # let the reply finish (and be stored)
+            return _Timed(start, first, seen)
+    raise RuntimeError("the model produced no token")
+
+
+@dataclass
+class _Timed:
+    start: float
+    first_token_s: float
+    events: list[Any]
+
+
+class _Stopwatch:
+    """The backend, noting when the chat service starts a generation."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.called_at = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def stream_chat(self, *args: Any, **kwargs: Any) -> Iterator[str]:
+        self.called_at = time.perf_counter()
+        return self.inner.stream_chat(*args, **kwargs)  # type: ignore[no-any-return]
+
+
+def _decode_rate(pieces: Iterator[str]) -> tuple[float, int]:
+    first: float | None = None
+    count = 0
+    for piece in pieces:
+        if not piece:
+            continue
+        count += 1
+        if first is None:
+            first = time.perf_counter()
+    if first is None or count < 2:
+        return float("nan"), count
+    return (count - 1) / (time.perf_counter() - first), count
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--memories", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "mneme-bench")
+    args = parser.parse_args(argv)
+
+    from assistant.chat import ChatService, PromptReady, Token
+    from assistant.llm.base import ChatMessage
+    from assistant.llm.local import LlamaCppBackend
+    from assistant.models import bundled_model_path
+    from assistant.settings import Settings
+    from memory import SentenceTransformerEmbedder
+
+    def say(text: str) -> None:
+        if not args.json:
+            print(text, file=sys.stderr, flush=True)
+
+    inner = SentenceTransformerEmbedder(threads=1)
+    inner.load()
+    embedder = CachedEmbedder(inner, args.cache)
+    settings = Settings()
+    settings = settings.model_copy(
+        update={"model": settings.model.model_copy(update={"threads": args.threads, "seed": 7})}
+    )
+    backend = LlamaCppBackend(
+        bundled_model_path(),
+        context_length=settings.model.context_length,
+        threads=args.threads,
+        batch_size=settings.model.batch_size,
+        seed=7,
+    )
+    backend.load()
+    stopwatch = _Stopwatch(backend)
+    llm = backend._llm  # the bare llama_cpp.Llama, for the baseline and cache resets
+
+    with tempfile.TemporaryDirectory() as tmp:
+        say(f"building a store of {args.memories:,} memories…")
+        store, build_s = build(args.memories, embedder, Path(tmp) / "store")
+        try:
+            on = ChatService(stopwatch, store, settings)
+            off_settings = settings.model_copy(
+                update={"memory": settings.memory.model_copy(update={"enabled": False})}
+            )
+            off = ChatService(stopwatch, store, off_settings)
+            words = sentences(2 * args.runs + 2, seed=99, lengths=(1, 2))
+
+            def is_token(event: Any) -> bool:
+                return isinstance(event, Token)
+
+            # one untimed reply of each kind loads every lazy part (embedder, FTS, template)
+            for service in (on, off):
+                for _ in service.send(f"warm-{id(service)}", "Hello there, how are you?"):
+                    pass
+
+            with_s: list[float] = []
+            without_s: list[float] = []
+            same_s: list[float] = []
+            before_model: dict[str, list[float]] = {"with": [], "without": []}
+            extra_tokens: list[int] = []
+            for run in range(args.runs):
+                question = QUESTIONS[run % len(QUESTIONS)].format(
+                    a=words[2 * run], b=words[2 * run + 1]
+                )
+                order = ["with", "without"] if run % 2 == 0 else ["without", "with"]
+                prompts: dict[str, Any] = {}
+                for kind in order:
+                    service = on if kind == "with" else off
+                    llm.reset()
+                    timed = _first_token(service.send(f"bench-{kind}-{run}", question), is_token)
+                    (with_s if kind == "with" else without_s).append(timed.first_token_s)
+                    before_model[kind].append(stopwatch.called_at - timed.start)
+                    prompts[kind] = next(
+                        e for e in timed.events if isinstance(e, PromptReady)
+                    ).prompt
+                llm.reset()
+                same = backend.stream_chat(prompts["with"].messages, on.sampling())
+                same_s.append(_first_token(iter(same), bool).first_token_s)
+                extra_tokens.append(prompts["with"].tokens - prompts["without"].tokens)
+                say(
+                    f"run {run + 1}/{args.runs}: with {with_s[-1]:.3f}s, without "
+                    f"{without_s[-1]:.3f}s, same prompt {same_s[-1]:.3f}s, "
+                    f"+{extra_tokens[-1]} prompt tokens; before the model "
+                    f"{before_model['with'][-1] * 1000:.1f} vs "
+                    f"{before_model['without'][-1] * 1000:.1f} ms"
+                )
+
+            # streaming throughput, service vs bare llama.cpp, on one prompt
+            long_settings = off_settings.model_copy(
+                update={"generation": settings.generation.model_copy(update={"max_tokens": 200})}
+            )
+            streamer = ChatService(backend, store, long_settings)
+            sampling = streamer.sampling()
+            service_rates: list[float] = []
+            bare_rates: list[float] = []
+            story_messages: list[ChatMessage] = []
+            for run in range(args.runs):
+                conversation = f"stream-{run}"
+
+                def service_pieces(conversation: str = conversation) -> Iterator[str]:
+                    for event in streamer.send(conversation, STORY):
+                        if isinstance(event, PromptReady):
+                            story_messages[:] = list(event.prompt.messages)
+                        if isinstance(event, Token):
+                            yield event.text
+
+                def bare_pieces() -> Iterator[str]:
+                    stream = llm.create_chat_completion(
+                        messages=[{"role": m.role, "content": m.content} for m in story_messages],
+                        max_tokens=sampling.max_tokens,
+                        temperature=sampling.temperature,
+                        top_p=sampling.top_p,
+                        top_k=sampling.top_k,
+                        min_p=sampling.min_p,
+                        repeat_penalty=sampling.repeat_penalty,
+                        seed=sampling.seed,
+                        stream=True,
+                    )
+                    for chunk in stream:
+                        yield chunk["choices"][0]["delta"].get("content") or ""
+
+                if run % 2 == 0:
+                    service_rate, service_n = _decode_rate(service_pieces())
+                    bare_rate, bare_n = _decode_rate(bare_pieces())
+                else:  # the prompt of the previous run, service second
+                    bare_rate, bare_n = _decode_rate(bare_pieces())
+                    service_rate, service_n = _decode_rate(service_pieces())
+                if min(service_n, bare_n) >= 32:
+                    service_rates.append(service_rate)
+                    bare_rates.append(bare_rate)
+                say(
+                    f"stream {run + 1}/{args.runs}: service {service_rate:.1f}/s "
+                    f"({service_n} pieces), bare {bare_rate:.1f}/s ({bare_n} pieces)"
+                )
+        finally:
+            store.close()
+            backend.close()
+
+    with_m, without_m, same_m = (statistics.median(v) for v in (with_s, without_s, same_s))
+    machinery = statistics.median(before_model["with"]) - statistics.median(before_model["without"])
+    allowed = max(0.05 * without_m, 0.050)
+    ratio = (
+        statistics.median(s / b for s, b in zip(service_rates, bare_rates, strict=True))
+        if service_rates
+        else float("nan")
+    )
+    result = {
+        "memories": args.memories,
+        "runs": args.runs,
+        "threads": args.threads,
+        "model": backend.name,
+        "store_build_s": round(build_s, 1),
+        "ttft_with_memory_s": round(with_m, 4),
+        "ttft_without_memory_s": round(without_m, 4),
+        "ttft_same_prompt_s": round(same_m, 4),
+        "memory_machinery_s": round(machinery, 4),
+        "memory_machinery_target_s": round(allowed, 4),
+        "memory_machinery_ok": machinery < allowed,
+        "memory_total_overhead_s": round(with_m - without_m, 4),
+        "before_model_with_memory_s": round(statistics.median(before_model["with"]), 4),
+        "before_model_without_memory_s": round(statistics.median(before_model["without"]), 4),
+        "ttft_with_minus_same_prompt_s": round(
+            statistics.median(w - s for w, s in zip(with_s, same_s, strict=True)), 4
+        ),
+        "extra_prompt_tokens": statistics.median(extra_tokens),
+        "service_pieces_per_s": round(statistics.median(service_rates), 2)
+        if service_rates
+        else None,
+        "bare_pieces_per_s": round(statistics.median(bare_rates), 2) if bare_rates else None,
+        "stream_ratio": round(ratio, 4),
+        "stream_ratio_ok": ratio >= 0.98,
+        "stream_runs_counted": len(service_rates),
+    }
+    if not args.json:
+        print(
+            f"time to first token (median of {args.runs}, {args.memories:,} memories):\n"
+            f"  with memory     {with_m * 1000:8.1f} ms\n"
+            f"  without memory  {without_m * 1000:8.1f} ms\n"
+            f"  same prompt     {same_m * 1000:8.1f} ms (the with-memory prompt, no retrieval)\n"
+            f"  memory machinery {machinery * 1000:7.1f} ms (target < {allowed * 1000:.0f} ms)\n"
+            f"  reading the memories: +{result['extra_prompt_tokens']} prompt tokens, "
+            f"{(same_m - without_m) * 1000:.0f} ms\n"
+            f"streaming through the service / bare llama.cpp: {ratio:.3f} (target >= 0.98)"
+        )
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
