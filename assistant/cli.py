@@ -35,6 +35,7 @@ from memory import (
     SearchFilter,
     State,
 )
+from memory.consolidation import undo_run
 from memory.export import export_json, export_markdown
 
 from . import __version__, conversations, importers
@@ -167,6 +168,11 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("path", type=Path)
     im = msub.add_parser("import", help="a Mneme .json export or a ChatGPT conversations.json")
     im.add_argument("path", type=Path)
+    co = msub.add_parser("consolidate", help="summarise and distil the conversations that are due")
+    co.add_argument("--now", action="store_true", help="every conversation, even active ones")
+    msub.add_parser("runs", help="the last consolidation runs and what each changed")
+    un = msub.add_parser("undo-run", help="take back everything one consolidation run did")
+    un.add_argument("run_id")
     msub.add_parser("reindex", help="re-embed every memory with the configured model")
     msub.add_parser("stats", help="counts by kind and state, size on disk")
 
@@ -372,6 +378,8 @@ def cmd_memory(assistant: Assistant, args: argparse.Namespace, out: Output) -> i
     action = args.action
     if action == "reindex":
         return _reindex(assistant, out)
+    if action in ("consolidate", "runs", "undo-run"):
+        return _consolidation(assistant, args, out)
     needs_vectors = action in ("search", "edit", "add", "import")
     store = assistant.open_memory(load_embedder=needs_vectors)
     for warning in assistant.warnings:
@@ -505,25 +513,95 @@ def _delete(store: MemoryStore, ids: Sequence[str], yes: bool, out: Output) -> i
     missing = [i for i in ids if i not in {m.id for m in found}]
     if missing:
         raise MemoryNotFoundError(f"no memory with id {missing[0]!r}")
-    derived = store.get_many(store.derived_from(ids))
+    gone, trimmed = store.forget_preview(ids)
+    wanted = set(ids)
+    also = [m for m in gone if m.id not in wanted]
     if not yes:
         if not sys.stdin.isatty():
             raise UsageError("deleting needs --yes when not run interactively")
         for m in found:
             out.say("  " + _line(m))
-        if derived:
-            out.say(f"{len(derived)} memories were derived from these and will lose a source:")
-            for m in derived:
+        if also:
+            out.say(f"{len(also)} memories come only from these and will be forgotten too:")
+            for m in also:
                 out.say("  " + _line(m))
-        if input(f"forget {len(found)} memories for good? [y/N] ").strip().lower() != "y":
+        if trimmed:
+            out.say(f"{len(trimmed)} facts will be kept with their other sources.")
+        if input(f"forget {len(gone)} memories for good? [y/N] ").strip().lower() != "y":
             out.say("(nothing deleted)")
             return 0
-    report = store.delete(ids)
+    report = store.forget(ids)
     out.data(
-        {"deleted": list(report.deleted), "derived": list(report.derived)},
-        lambda: out.say(f"deleted {len(report.deleted)}"),
+        {
+            "deleted": list(report.deleted),
+            "trimmed": list(report.trimmed),
+            "revived": list(report.revived),
+            "resummarise": list(report.resummarise),
+        },
+        lambda: out.say(
+            f"deleted {len(report.deleted)}"
+            + (
+                f"; {len(report.resummarise)} summaries will be rewritten"
+                if report.resummarise
+                else ""
+            )
+        ),
     )
     return 0
+
+
+def _consolidation(assistant: Assistant, args: argparse.Namespace, out: Output) -> int:
+    if args.action == "consolidate":
+        assistant.open_model()
+    store = assistant.open_memory(load_embedder=args.action != "runs")
+    if args.action == "runs":
+        runs = store.jobs.runs(20)
+
+        def listing() -> None:
+            if not runs:
+                out.say("(no runs yet)")
+            for r in runs:
+                counts = ", ".join(
+                    f"{k} {v}" for k, v in r.note.items() if isinstance(v, int) and v
+                )
+                undone = " (undone)" if r.undone else ""
+                out.say(f"{r.id}  {_when(r.started_at)}  {r.status}{undone}  {counts}")
+
+        out.data([asdict(r) for r in runs], listing)
+        return 0
+    if args.action == "undo-run":
+        undone, kept = undo_run(store, args.run_id)
+        out.data(
+            {"undone": undone, "kept": kept},
+            lambda: out.say(
+                f"undid {len(undone)} changes"
+                + (f"; kept {len(kept)} you changed since" if kept else "")
+            ),
+        )
+        return 0
+    consolidator = assistant.consolidator()
+
+    def progress(done: int, total: int, what: str) -> None:
+        if not out.json:
+            out.err.write(f"[{done}/{total}] {what}\n")
+
+    report = consolidator.run(everything=args.now, progress=progress)
+    note = report.as_note()
+    out.data(
+        {"run_id": report.run_id, "status": report.status, **note},
+        lambda: out.say(
+            f"{report.status}: read {report.read} turns; {len(report.added)} facts added, "
+            f"{len(report.reinforced)} reinforced, {len(report.superseded)} superseded, "
+            f"{len(report.contradictions)} contradictions to review, "
+            f"{len(report.summarised)} summaries, {len(report.archived)} archived "
+            f"({report.seconds:.1f} s, run {report.run_id})"
+        ),
+    )
+    for step, reason in report.skipped:
+        out.warn(f"skipped in {step.split('/')[0]}: {reason}")
+    for job, reason in report.failed_jobs:
+        out.warn(f"gave up on {job}: {reason}")
+    return 0 if report.status == "done" else 1
 
 
 def _reindex(assistant: Assistant, out: Output) -> int:

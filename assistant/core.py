@@ -12,11 +12,19 @@ import logging
 import threading
 from pathlib import Path
 
-from memory import Embedder, MemoryStore, SentenceTransformerEmbedder, ServerLocation
+from memory import (
+    Embedder,
+    MemoryStore,
+    SentenceTransformerEmbedder,
+    ServerLocation,
+    StoreUnavailableError,
+)
+from memory.consolidation import Consolidator
 
 from . import settings as settings_mod
 from .chat import ChatService
-from .llm.base import LLMBackend, ModelLoadError
+from .consolidation import BackgroundModel, config_from
+from .llm.base import CancelToken, LLMBackend, ModelLoadError
 from .llm.local import LlamaCppBackend
 from .llm.owner import ModelOwner
 from .llm.server import ServerBackend
@@ -150,6 +158,19 @@ class Assistant:
             if self._chat is None:
                 self._chat = ChatService(self._model, self._store, self.settings)
             return self._chat
+
+    def consolidator(self, cancel: CancelToken | None = None) -> Consolidator:
+        """Consolidation over the open memory with the open model (at background priority)."""
+        with self._lock:
+            if self._model is None:
+                raise ModelLoadError("the chat model is not loaded")
+            if self._store is None:
+                raise StoreUnavailableError("the memory is not open")
+            return Consolidator(
+                self._store,
+                BackgroundModel(self._model, cancel=cancel),
+                config_from(self.settings),
+            )
 
     # -- settings ---------------------------------------------------------------------
 

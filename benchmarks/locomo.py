@@ -182,35 +182,43 @@ class _Clock:
         return self.now
 
 
+def ingest_turns(store: Any, conv: Conversation, turns: Sequence[Turn], clock: _Clock) -> None:
+    """As a chat would: one batch per session, each session a conversation, its date
+    the clock."""
+    from memory import NewEpisode
+
+    sessions: dict[int, list[Turn]] = defaultdict(list)
+    for turn in turns:
+        sessions[turn.session].append(turn)
+    for n, part in sessions.items():
+        clock.now = part[0].said_at
+        store.add_episodes(
+            [
+                NewEpisode(
+                    t.text,
+                    t.role,
+                    f"{conv.sample_id}-session-{n}",
+                    said_at=t.said_at,
+                    speaker=t.speaker,
+                    extra={"dia_id": t.dia_id},
+                )
+                for t in part
+            ]
+        )
+
+
 def run_engine(
     conv: Conversation, embedder: Any, depth: int, recall: Recall
 ) -> tuple[float, int, list[float]]:
     """Ingest and query one conversation; returns (ingest seconds, turns, query latencies)."""
-    from memory import Kind, MemoryStore, NewEpisode, SearchFilter
+    from memory import Kind, MemoryStore, SearchFilter
 
     clock = _Clock()
     with tempfile.TemporaryDirectory() as folder:
         store = MemoryStore.open(folder, embedder, clock=clock)
         try:
             started = time.perf_counter()
-            sessions: dict[int, list[Turn]] = defaultdict(list)
-            for turn in conv.turns:
-                sessions[turn.session].append(turn)
-            for n, turns in sessions.items():
-                clock.now = turns[0].said_at
-                store.add_episodes(
-                    [
-                        NewEpisode(
-                            t.text,
-                            t.role,
-                            f"{conv.sample_id}-session-{n}",
-                            said_at=t.said_at,
-                            speaker=t.speaker,
-                            extra={"dia_id": t.dia_id},
-                        )
-                        for t in turns
-                    ]
-                )
+            ingest_turns(store, conv, conv.turns, clock)
             ingest = time.perf_counter() - started
             clock.now = conv.turns[-1].said_at + 86_400  # the day after the last session
             latencies = []

@@ -11,7 +11,9 @@ Source of truth, datum by datum:
     lexical index (``fts``: BM25 via FTS5, because local Chroma has no
     sparse/BM25 search) and the provenance reverse index (``links``);
   - *per-machine data*: edit history, conversation titles, access statistics,
-    the write-ahead ``outbox`` and job bookkeeping. In server mode these stay
+    the write-ahead ``outbox`` and consolidation's bookkeeping (``jobs``,
+    stored model outputs, per-conversation watermarks, ``runs`` and what each
+    changed). In server mode these stay
     on the machine that made them: another machine sees every memory in its
     current state, but not versions edited elsewhere, and titles fall back to
     the first words of the conversation.
@@ -88,7 +90,23 @@ CREATE TABLE IF NOT EXISTS uses (
 CREATE INDEX IF NOT EXISTS uses_memory ON uses(memory_id);
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, payload TEXT NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    key TEXT PRIMARY KEY, kind TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL,
+    attempts INTEGER NOT NULL, last_error TEXT, created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS job_outputs (key TEXT PRIMARY KEY, output TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS watermarks (conversation_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, started_at REAL NOT NULL, finished_at REAL, status TEXT NOT NULL,
+    note TEXT NOT NULL, undone_at REAL
+);
+CREATE TABLE IF NOT EXISTS run_changes (
+    run_id TEXT NOT NULL, memory_id TEXT NOT NULL, action TEXT NOT NULL,
+    before_version INTEGER, at REAL NOT NULL, PRIMARY KEY (run_id, memory_id, action)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS run_changes_memory ON run_changes(memory_id)
 """
 _FTS_COLUMNS = "text, meta, context, tokenize = 'porter unicode61 remove_diacritics 2'"
 _FTS = f"CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5({_FTS_COLUMNS})"

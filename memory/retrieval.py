@@ -63,6 +63,11 @@ class RetrievalConfig:
     recency_half_life_days: float = 180.0
     importance_weight: float = 0.2
     derived_weight: float = 0.9
+    lend_sources: int = 2
+    """A fact or summary with more sources than this lends each a share of its score
+    (``lend_sources / len(sources)``): a summary of twenty turns says little about
+    which of them answers the question, and lending to all of them buries the one
+    that does."""
     mmr_lambda: float | None = None
     """None: off. 0.7 trades 30% of relevance for novelty against hits already chosen."""
     understand_time: bool = True
@@ -347,10 +352,12 @@ class Retriever:
         wanted = {s for m in lenders for s in memories[m].sources if s not in memories}
         if wanted:
             memories.update(self.index.features(sorted(wanted)))
-        weight = self.config.derived_weight
         for lender in sorted(lenders, key=lambda m: -scored[m][0]):
             score, _ = scored[lender]
-            for source in memories[lender].sources:
+            sources = memories[lender].sources
+            share = min(1.0, self.config.lend_sources / max(1, len(sources)))
+            weight = self.config.derived_weight * share
+            for source in sources:
                 if source not in memories:
                     continue
                 lent = score * weight

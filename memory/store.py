@@ -20,9 +20,11 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import _chroma, _indexing, _maintenance
+from . import _chroma, _forgetting, _indexing, _maintenance
 from ._chroma import TEXT_FORMAT
 from ._filelock import FolderLock
+from ._forgetting import ForgetReport
+from ._jobs import JobBook
 from ._ledger import Ledger, LedgerDamagedError, memory_from_row, record_json, sql_where
 from ._maintenance import Progress
 from ._validation import check_extra, check_text, check_time, check_unit
@@ -186,6 +188,7 @@ class MemoryStore:
         self._embedder = embedder
         self._lock = lock
         self._clock = clock
+        self._jobs = JobBook(ledger)
         self._write_lock = threading.RLock()
         self._listeners = _Listeners()
         self._speakers: list[str] | None = None
@@ -318,6 +321,14 @@ class MemoryStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def jobs(self) -> JobBook:
+        """Consolidation's queue, stored answers and runs (kept in the ledger)."""
+        return self._jobs
+
+    def now(self) -> float:
+        return self._clock()
 
     @property
     def embedder(self) -> Embedder:
@@ -481,6 +492,9 @@ class MemoryStore:
             state=old.state,
             valid_to=old.valid_to,
             superseded_by=old.superseded_by,
+            sources=old.sources,
+            extra=old.extra,
+            said_at=old.said_at,
         )
 
     def set_pinned(self, memory_id: str, pinned: bool) -> Memory:
@@ -509,10 +523,45 @@ class MemoryStore:
         self._listeners.emit(Change(deleted=tuple(existing)))
         return DeleteReport(tuple(existing), tuple(derived))
 
+    def forget(self, ids: Iterable[str]) -> ForgetReport:
+        """Delete memories and everything that only they supported (see ``_forgetting``).
+
+        Summaries that used them are deleted now and queued to be written again.
+        """
+        return _forgetting.cascade(self, list(dict.fromkeys(ids)))
+
+    def forget_preview(self, ids: Iterable[str]) -> tuple[list[Memory], list[Memory]]:
+        """What :meth:`forget` would delete, and the facts it would keep with fewer sources."""
+        gone, trimmed, _ = _forgetting.plan(self, list(dict.fromkeys(ids)))
+        return self.get_many(sorted(gone)), self.get_many(sorted(trimmed))
+
+    def facts_as_of(self, when: float) -> list[Memory]:
+        """The facts that were true at ``when``: superseded ones included, if they were
+        still valid then."""
+        return self._ledger.select(
+            "items.kind='fact' AND items.state IN ('active', 'superseded') "
+            "AND coalesce(json_extract(items.record, '$.valid_from'), items.said_at) <= ? "
+            "AND (json_extract(items.record, '$.valid_to') IS NULL "
+            "OR json_extract(items.record, '$.valid_to') > ?)",
+            (when, when),
+            "ORDER BY items.said_at",
+        )
+
+    def superseded_by(self, memory_id: str) -> list[str]:
+        """Ids of the facts that ``memory_id`` superseded."""
+        rows = self._ledger.query(
+            "SELECT id FROM items WHERE state='superseded' "
+            "AND json_extract(record, '$.superseded_by') = ?",
+            (memory_id,),
+        )
+        return [str(r[0]) for r in rows]
+
     def restore(
         self, memories: Sequence[Memory], history: Sequence[tuple[Memory, float]] = ()
     ) -> list[str]:
-        """Put back memories exactly as given (ids, times, versions): the import path.
+        """Put back memories exactly as given (ids, times, versions): the import path,
+        and consolidation's, whose memories have ids derived from their inputs so
+        that a job redone after a crash writes nothing twice.
 
         ``history`` holds earlier versions with the time each was replaced.
         Memories whose id already exists are skipped; returns the ids written.
@@ -769,7 +818,9 @@ class MemoryStore:
         """
         report = DeleteReport((), ())
         if forget:
-            report = self.delete([m.id for m in self.conversation(conversation_id)])
+            turns = self.conversation(conversation_id, superseded=True)
+            forgotten = self.forget([m.id for m in turns])
+            report = DeleteReport(forgotten.deleted, forgotten.trimmed)
         with self._ledger.transaction() as db:
             db.execute("DELETE FROM conversations WHERE id=?", (conversation_id,))
         self._listeners.emit(Change(deleted=(conversation_id,)))

@@ -102,3 +102,71 @@ class HashEmbedder:
             norm = math.sqrt(sum(x * x for x in v)) or 1.0
             out.append([x / norm for x in v])
         return out
+
+
+class RuleModel:
+    """A consolidation model that answers by rule from the prompt, deterministically.
+
+    Summaries repeat the turns they were shown (so a test can see what a summary
+    was made from); facts are "<speaker> said: <turn>" for each user turn that
+    holds ``fact_marker``; decisions come from ``decisions`` (new fact text ->
+    (decision, existing number)) or "add". ``script`` overrides any answer by
+    the system prompt's first word ("You summarise" -> "summarise", …).
+    """
+
+    def __init__(
+        self,
+        *,
+        fact_marker: str = "",
+        decisions: dict[str, tuple[str, int]] | None = None,
+        script: dict[str, list[str]] | None = None,
+        fail: BaseException | None = None,
+    ) -> None:
+        self.fact_marker = fact_marker
+        self.decisions = decisions or {}
+        self.script = script or {}
+        self.fail = fail
+        self.calls: list[tuple[str, str]] = []
+
+    @staticmethod
+    def task(system: str) -> str:
+        if system.startswith("You summarise"):
+            return "summarise"
+        if system.startswith("You combine"):
+            return "combine"
+        if system.startswith("You extract"):
+            return "facts"
+        return "decide"
+
+    def generate(
+        self,
+        system: str,
+        prompt: str,
+        *,
+        json_schema: Any = None,
+        max_tokens: int = 512,
+    ) -> str:
+        import json
+        import re
+
+        task = self.task(system)
+        self.calls.append((task, prompt))
+        if self.fail is not None:
+            raise self.fail
+        if self.script.get(task):
+            return self.script[task].pop(0)
+        if task in ("summarise", "combine"):
+            body = prompt.split(":\n", 1)[1].rsplit("\n\n", 1)[0]
+            lines = [re.sub(r"^(\[\d+\]|-) ", "", line) for line in body.splitlines()]
+            return json.dumps({"summary": " | ".join(lines)})
+        if task == "facts":
+            facts = []
+            for line in prompt.splitlines():
+                m = re.match(r"\[(\d+)\] \S+ (\S+): (.*)", line)
+                if m and m.group(2) == "user" and self.fact_marker in m.group(3):
+                    fact = {"fact": f"User said: {m.group(3)}", "turns": [int(m.group(1))]}
+                    facts.append({**fact, "importance": 0.6})
+            return json.dumps({"facts": facts})
+        new = prompt.split("New fact: ", 1)[1].split("\n", 1)[0]
+        decision, existing = self.decisions.get(new, ("add", 0))
+        return json.dumps({"decision": decision, "existing": existing})

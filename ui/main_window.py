@@ -20,9 +20,11 @@ from PySide6.QtWidgets import (
 
 from assistant.chat import Finished, Reply, Token, new_conversation_id
 from memory import Change
+from memory.consolidation import RunReport
 
 from .chat_view import ChatView, MessageInput
 from .memory_panel import MemoryPanel
+from .runs_dialog import RunsDialog
 from .session import AppSession, PartState
 
 CONVERSATION_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -33,6 +35,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.session = session
         self.conversation_id = new_conversation_id()
+        self.runs_dialog: RunsDialog | None = None
         self._reply_started = 0.0
         self._reply_pieces = 0
         self.setWindowTitle("Mneme")
@@ -103,7 +106,10 @@ class MainWindow(QMainWindow):
         self.model_status.setObjectName("modelStatus")
         self.memory_status = QLabel("Memory: opening…")
         self.memory_status.setObjectName("memoryStatus")
+        self.consolidation_status = QLabel("")
+        self.consolidation_status.setObjectName("consolidationStatus")
         self.statusBar().addWidget(self.model_status, 1)
+        self.statusBar().addPermanentWidget(self.consolidation_status)
         self.statusBar().addPermanentWidget(self.memory_status)
 
         stop = QAction("Stop", self)
@@ -122,6 +128,9 @@ class MainWindow(QMainWindow):
         s.memoriesChanged.connect(self._memories_changed)
         s.replyEvent.connect(self._reply_event)
         s.replyFailed.connect(self._reply_failed)
+        s.consolidationProgress.connect(self._consolidation_progress)
+        self.memory_panel.runsRequested.connect(self.show_runs)
+        s.consolidationFinished.connect(self._consolidation_finished)
         self.input.submitted.connect(self.send)
         self.input.textChanged.connect(self._update_buttons)
         self.send_button.clicked.connect(self.input.submit)
@@ -168,6 +177,41 @@ class MainWindow(QMainWindow):
         else:
             self.memory_status.setText(f"Memory: {detail}")
 
+    def show_runs(self) -> RunsDialog | None:
+        """One dialog, raised again if it is already open."""
+        if self.session.store is None:
+            return None
+        if self.runs_dialog is None:
+            self.runs_dialog = RunsDialog(self.session, self)
+            self.runs_dialog.finished.connect(self._runs_dialog_closed)
+        self.runs_dialog.show()
+        self.runs_dialog.raise_()
+        return self.runs_dialog
+
+    def _runs_dialog_closed(self) -> None:
+        if self.runs_dialog is not None:
+            self.runs_dialog.deleteLater()
+            self.runs_dialog = None
+
+    def _consolidation_progress(self, done: int, total: int, what: str) -> None:
+        self.consolidation_status.setText(f"Consolidating memory {done}/{total}: {what}")
+
+    def _consolidation_finished(self, report: RunReport | None) -> None:
+        if report is None:
+            self.consolidation_status.setText("")
+            return
+        if report.status == "interrupted":
+            text = "Consolidation paused (the model was needed); it resumes when idle"
+        elif report.jobs_done or report.archived:
+            text = (
+                f"Memory consolidated: {len(report.added)} new facts, "
+                f"{len(report.summarised)} summaries"
+                + (f", {len(report.contradictions)} to review" if report.contradictions else "")
+            )
+        else:
+            text = ""
+        self.consolidation_status.setText(text)
+
     def _memories_changed(self, change: Change) -> None:
         store = self.session.store
         self.memory_panel.reload(store)
@@ -200,6 +244,8 @@ class MainWindow(QMainWindow):
     def open_conversation(self, conversation_id: str) -> None:
         if self.session.generating:
             return
+        if conversation_id != self.conversation_id:
+            self.session.conversation_left(self.conversation_id)
         self.conversation_id = conversation_id
         self._show_conversation(conversation_id)
 
@@ -214,6 +260,7 @@ class MainWindow(QMainWindow):
     def new_conversation(self) -> None:
         if self.session.generating:
             return
+        self.session.conversation_left(self.conversation_id)
         self.conversation_id = new_conversation_id()
         self.chat_view.reset()
         self.conversations.clearSelection()

@@ -64,6 +64,7 @@ class MemoryListModel(QAbstractListModel):
 
 class MemoryPanel(QWidget):
     deleteRequested = Signal(list)
+    runsRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -81,10 +82,15 @@ class MemoryPanel(QWidget):
         self.delete_button.setEnabled(False)
         self.delete_button.clicked.connect(self._delete_selected)
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.runs_button = QPushButton("Consolidation…", self)
+        self.runs_button.setObjectName("consolidationRuns")
+        self.runs_button.setToolTip("Summaries and facts made from your conversations; undo a run")
+        self.runs_button.clicked.connect(self.runsRequested)
 
         header = QHBoxLayout()
         header.addWidget(self.title)
         header.addStretch(1)
+        header.addWidget(self.runs_button)
         header.addWidget(self.delete_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

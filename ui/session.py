@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from assistant.chat import Finished, Reply
 from assistant.core import Assistant
 from assistant.llm.base import CancelToken
 from memory import Change, MemoryStore
+from memory.consolidation import RunReport, undo_run
 
 from .operations import Operations
 
@@ -42,6 +43,14 @@ class AppSession(QObject):
     """Each event of the reply being made (Retrieved, PromptReady, Token, Finished)."""
     replyFinished = Signal(object)
     replyFailed = Signal(str)
+    consolidationProgress = Signal(int, int, str)
+    """(jobs done, jobs known, what): emitted from the worker, delivered queued."""
+    consolidationFinished = Signal(object)
+    """The :class:`RunReport` of a consolidation run (or None if it could not start)."""
+    runUndone = Signal(int, int)
+    """(changes undone, changes kept because the user made them since)."""
+
+    CONSOLIDATION_CHECK_MS = 60_000
 
     def __init__(self, assistant: Assistant, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -50,6 +59,11 @@ class AppSession(QObject):
         self._cancel: CancelToken | None = None
         self.memory_state = PartState.LOADING
         self.model_state = PartState.LOADING
+        self._consolidation: CancelToken | None = None
+        self.last_consolidation: RunReport | None = None
+        self._consolidation_timer = QTimer(self)
+        self._consolidation_timer.setInterval(self.CONSOLIDATION_CHECK_MS)
+        self._consolidation_timer.timeout.connect(self.consolidate_if_due)
 
     # -- loading ------------------------------------------------------------------
 
@@ -72,6 +86,7 @@ class AppSession(QObject):
 
     def _memory_opened(self, store: MemoryStore) -> None:
         store.subscribe(self.memoriesChanged.emit)
+        self._consolidation_timer.start()
         self.memory_state = PartState.READY
         self.memoryState.emit(PartState.READY, f"{store.count():,} memories")
         self.memoriesChanged.emit(Change())
@@ -132,18 +147,91 @@ class AppSession(QObject):
     # -- memory -------------------------------------------------------------------
 
     def delete_memories(self, ids: Sequence[str]) -> None:
+        """Forget them and what only they supported (summaries are rewritten later)."""
         store = self.store
         if store is None:
             return
         self.operations.start(
-            lambda: store.delete(list(ids)),
+            lambda: store.forget(list(ids)),
             name="delete memories",
             on_error=lambda exc: self.replyFailed.emit(str(exc)),
         )
 
+    # -- consolidation --------------------------------------------------------------
+
+    @property
+    def consolidating(self) -> bool:
+        return self._consolidation is not None
+
+    def consolidate_if_due(self) -> None:
+        """Called by a timer: consolidate when allowed, idle and everything is loaded."""
+        if self.assistant.settings.memory.auto_consolidate and not self.generating:
+            self.consolidate()
+
+    def consolidate(self, *, everything: bool = False) -> bool:
+        """Start a run in the background; False if it cannot start now."""
+        ready = self.model_state is PartState.READY and self.memory_state is PartState.READY
+        if not ready or self.consolidating:
+            return False
+        cancel = CancelToken()
+        consolidator = self.assistant.consolidator(cancel)
+        self._consolidation = cancel
+
+        def run() -> RunReport:
+            return consolidator.run(
+                everything=everything,
+                should_stop=lambda: cancel.cancelled,
+                progress=self.consolidationProgress.emit,
+            )
+
+        self.operations.start(
+            run,
+            name="consolidate",
+            on_result=self._consolidated,
+            on_error=lambda exc: self._consolidated(None, str(exc)),
+        )
+        return True
+
+    def _consolidated(self, report: RunReport | None, error: str = "") -> None:
+        self._consolidation = None
+        if report is not None:
+            self.last_consolidation = report
+        elif error:
+            self.replyFailed.emit(f"consolidation failed: {error}")
+        self.consolidationFinished.emit(report)
+
+    def conversation_left(self, conversation_id: str) -> None:
+        """A conversation the user moved away from is due now, not after the idle delay."""
+        store = self.store
+        if store is not None and store.get_conversation(conversation_id) is not None:
+            store.jobs.enqueue(
+                f"session:{conversation_id}",
+                "session",
+                {"conversation_id": conversation_id},
+                store.now(),
+            )
+
+    def undo_run(self, run_id: str) -> None:
+        store = self.store
+        if store is None:
+            return
+
+        self.operations.start(
+            lambda: undo_run(store, run_id),
+            name="undo run",
+            on_result=lambda r: self.runUndone.emit(len(r[0]), len(r[1])),
+            on_error=lambda exc: self.replyFailed.emit(f"the run could not be undone: {exc}"),
+        )
+
+    def stop_consolidation(self) -> None:
+        if self._consolidation is not None:
+            self._consolidation.cancel()
+
     # -- shutdown -----------------------------------------------------------------
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
+        self._consolidation_timer.stop()
+        self.stop_consolidation()
         self.stop()
         self.operations.wait(timeout_ms)
         self.assistant.close()

@@ -85,7 +85,12 @@ def test_memory_commands_for_scripts(home: Path, tmp_path: Path) -> None:
     code, stats = cli_json("memory", "stats")
     assert stats["by_kind"]["fact"] == 1  # type: ignore[index]
     assert cli.main(["memory", "delete", fact], out=io.StringIO(), err=io.StringIO()) == 2
-    assert cli_json("memory", "delete", fact, "--yes")[1] == {"deleted": [fact], "derived": []}
+    assert cli_json("memory", "delete", fact, "--yes")[1] == {
+        "deleted": [fact],
+        "trimmed": [],
+        "revived": [],
+        "resummarise": [],
+    }
     assert cli_json("memory", "show", fact)[0] == cli.EXIT_NOT_FOUND
     code, _ = cli_json("memory", "import", str(export))
     assert code == 0 and cli_json("memory", "stats")[1]["by_kind"]["fact"] == 1  # type: ignore[index]
@@ -145,3 +150,20 @@ def test_settings_are_checked_before_they_are_saved(
     assert json.loads(capsys.readouterr().out)["top_p"] == 0.5
     assert cli.main(["--home", str(home), "settings", "reset", "generation.top_p"]) == 0
     assert json.loads(file.read_text())["generation"]["top_p"] == 0.95
+
+
+def test_consolidate_list_runs_and_undo_from_the_command_line(home: Path) -> None:
+    assert run_cli("ask", "My bike is a blue Gazelle.", home=home).returncode == 0
+    done = run_cli("--json", "memory", "consolidate", "--now", home=home)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["status"] == "done" and report["read"] == 2 and report["summarised"] >= 1
+    runs = json.loads(run_cli("--json", "memory", "runs", home=home).stdout)
+    assert runs[0]["id"] == report["run_id"]
+    undo = run_cli("--json", "memory", "undo-run", report["run_id"], home=home)
+    assert undo.returncode == 0, undo.stderr
+    assert len(json.loads(undo.stdout)["undone"]) >= 1
+    summaries = run_cli("--json", "memory", "list", "--kind", "summary", home=home)
+    assert json.loads(summaries.stdout)["memories"] == []
+    missing = run_cli("memory", "undo-run", "run-nope", home=home)
+    assert missing.returncode == cli.EXIT_NOT_FOUND

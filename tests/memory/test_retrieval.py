@@ -127,6 +127,24 @@ def test_facts_lend_their_match_to_the_episodes_they_came_from() -> None:
     assert [h.memory.id for h in plain] == ["ep1", "ep2"]
 
 
+def test_a_broad_summary_lends_each_of_its_turns_only_a_share() -> None:
+    """A summary of ten turns says little about which one answers; lending all of them
+    its full score would bury the turn that matches by itself."""
+    turns = {f"t{i}": mem(f"t{i}") for i in range(10)}
+    items = {
+        **turns,
+        "answer": mem("answer"),
+        "summary": mem("summary", kind=Kind.SUMMARY, sources=tuple(turns)),
+    }
+    scores = {"summary": 0.95, "answer": 0.6, **{t: 0.05 for t in turns}}
+    index = ScriptedIndex(items, dense_scores=scores)
+    episodes = SearchFilter(kinds=(Kind.EPISODE,))
+    hits = retriever(index).search("q", k=3, filters=episodes)
+    assert hits[0].memory.id == "answer"
+    flooded = retriever(index, lend_sources=1000).search("q", k=3, filters=episodes)
+    assert "answer" not in [h.memory.id for h in flooded]
+
+
 def test_excluded_ids_and_filters_are_respected() -> None:
     items = {"a": mem("a"), "b": mem("b"), "f": mem("f", kind=Kind.FACT)}
     index = ScriptedIndex(items, dense_scores={"a": 0.9, "b": 0.5, "f": 0.95})

@@ -154,3 +154,33 @@ def test_a_broken_model_is_reported_and_memories_stay_browsable(
     assert not again.send_button.isEnabled()
     qtbot.waitUntil(lambda: again.memory_panel.model.rowCount() == 2)
     assert "bees" in again.chat_view.toPlainText()
+
+
+def test_consolidation_runs_in_the_background_and_shows_progress(
+    qtbot: QtBot, open_window: OpenWindow
+) -> None:
+    window = open_window()
+    send(qtbot, window, "My bike is a blue Gazelle and I ride it to work.")
+    progress: list[tuple[int, int, str]] = []
+    window.session.consolidationProgress.connect(lambda *a: progress.append(a))
+    stalls = []
+    last = [time.monotonic()]
+
+    def tick() -> None:
+        now = time.monotonic()
+        stalls.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.timeout.connect(tick)
+    timer.start(20)
+    with qtbot.waitSignal(window.session.consolidationFinished, timeout=180_000) as done:
+        assert window.session.consolidate(everything=True)
+        assert not window.session.consolidate(everything=True)  # one run at a time
+    timer.stop()
+    report = done.args[0]
+    assert report.status == "done" and report.summarised
+    assert progress and progress[0][2].startswith("summarising")
+    assert "Memory consolidated" in window.consolidation_status.text()
+    assert max(stalls) < 0.5  # the model works off the UI thread
+    qtbot.waitUntil(lambda: window.memory_panel.model.rowCount() >= 3)

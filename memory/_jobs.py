@@ -1,0 +1,269 @@
+"""Consolidation's bookkeeping in the ledger: the job queue, model outputs, runs.
+
+Why it lives in SQLite next to the catalogue: a job must survive a crash or a
+restart, and it must be possible to redo one without doing its work twice.
+Each job has a deterministic key (``session:<conversation>``…); each model
+answer is stored under a key before it is acted on, so a job resumed after a
+kill -9 replays the same answers and writes the same (deterministically
+named) memories instead of new ones. A run's changes are logged *before* they
+are made, so an undo after a crash still finds them.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from ._ledger import Ledger
+
+
+class JobState(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+    """Given up after too many attempts; ``last_error`` says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    key: str
+    kind: str
+    payload: dict[str, Any]
+    state: JobState
+    attempts: int
+    last_error: str | None
+    created_at: float
+    updated_at: float
+
+
+class RunAction(StrEnum):
+    READ = "read"
+    ADDED = "added"
+    UPDATED = "updated"
+    """Any change that keeps the memory: reinforced, superseded, archived, re-summarised."""
+    DELETED = "deleted"
+    """Only summaries, which are regenerated; episodes and facts are never deleted here."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunChange:
+    memory_id: str
+    action: RunAction
+    before_version: int | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    id: str
+    started_at: float
+    finished_at: float | None
+    status: str
+    """"running", "done", "interrupted" (killed, or the model was needed), "failed"."""
+    note: dict[str, Any]
+    undone_at: float | None
+
+    @property
+    def undone(self) -> bool:
+        return self.undone_at is not None
+
+
+class JobBook:
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+
+    # -- jobs ---------------------------------------------------------------------
+
+    def enqueue(self, key: str, kind: str, payload: dict[str, Any], now: float) -> None:
+        """Queue a job; a finished job with the same key is queued again (its stored
+        outputs are dropped, since the input changed)."""
+        with self._ledger.transaction() as db:
+            row = db.execute("SELECT state FROM jobs WHERE key=?", (key,)).fetchone()
+            if row is not None and row[0] == JobState.PENDING:
+                db.execute(
+                    "UPDATE jobs SET payload=?, updated_at=? WHERE key=?",
+                    (json.dumps(payload), now, key),
+                )
+                return
+            if row is not None:
+                db.execute("DELETE FROM job_outputs WHERE key LIKE ? ESCAPE '\\'", (_like(key),))
+            db.execute(
+                "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, 0, NULL, ?, ?)",
+                (key, kind, json.dumps(payload), JobState.PENDING, now, now),
+            )
+
+    def pending(self) -> list[Job]:
+        return self._jobs("state=? ORDER BY created_at, key", (JobState.PENDING,))
+
+    def get(self, key: str) -> Job | None:
+        jobs = self._jobs("key=?", (key,))
+        return jobs[0] if jobs else None
+
+    def all(self) -> list[Job]:
+        return self._jobs("1 ORDER BY updated_at DESC", ())
+
+    def _jobs(self, where: str, params: Sequence[Any]) -> list[Job]:
+        rows = self._ledger.query(
+            "SELECT key, kind, payload, state, attempts, last_error, created_at, updated_at "
+            f"FROM jobs WHERE {where}",
+            params,
+        )
+        return [
+            Job(r[0], r[1], json.loads(r[2]), JobState(r[3]), r[4], r[5], r[6], r[7]) for r in rows
+        ]
+
+    def finish(self, key: str, now: float, *, watermark: tuple[str, int] | None = None) -> None:
+        """Mark a job done and, in the same transaction, move its conversation's mark
+        and drop the model answers kept for replaying it."""
+        with self._ledger.transaction() as db:
+            db.execute(
+                "UPDATE jobs SET state=?, last_error=NULL, updated_at=? WHERE key=?",
+                (JobState.DONE, now, key),
+            )
+            db.execute("DELETE FROM job_outputs WHERE key LIKE ? ESCAPE '\\'", (_like(key),))
+            if watermark is not None:
+                db.execute(
+                    "INSERT INTO watermarks VALUES (?, ?) ON CONFLICT(conversation_id) "
+                    "DO UPDATE SET seq=max(seq, excluded.seq)",
+                    watermark,
+                )
+
+    def fail(self, key: str, reason: str, now: float, *, max_attempts: int) -> bool:
+        """Count a failed attempt; after ``max_attempts`` the job is given up (True)."""
+        with self._ledger.transaction() as db:
+            row = db.execute("SELECT attempts FROM jobs WHERE key=?", (key,)).fetchone()
+            attempts = (int(row[0]) if row else 0) + 1
+            give_up = attempts >= max_attempts
+            db.execute(
+                "UPDATE jobs SET state=?, attempts=?, last_error=?, updated_at=? WHERE key=?",
+                (
+                    JobState.FAILED if give_up else JobState.PENDING,
+                    attempts,
+                    reason[:2000],
+                    now,
+                    key,
+                ),
+            )
+        return give_up
+
+    def drop(self, key: str) -> None:
+        with self._ledger.transaction() as db:
+            db.execute("DELETE FROM jobs WHERE key=?", (key,))
+            db.execute("DELETE FROM job_outputs WHERE key LIKE ? ESCAPE '\\'", (_like(key),))
+
+    # -- stored model outputs -----------------------------------------------------
+
+    def output(self, key: str) -> str | None:
+        rows = self._ledger.query("SELECT output FROM job_outputs WHERE key=?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def save_output(self, key: str, output: str) -> None:
+        with self._ledger.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO job_outputs VALUES (?, ?)", (key, output))
+
+    def forget_output(self, key: str) -> None:
+        with self._ledger.transaction() as db:
+            db.execute("DELETE FROM job_outputs WHERE key=?", (key,))
+
+    # -- watermarks ---------------------------------------------------------------
+
+    def watermark(self, conversation_id: str) -> int:
+        rows = self._ledger.query(
+            "SELECT seq FROM watermarks WHERE conversation_id=?", (conversation_id,)
+        )
+        return int(rows[0][0]) if rows else -1
+
+    def watermarks(self) -> dict[str, int]:
+        return {c: int(s) for c, s in self._ledger.query("SELECT * FROM watermarks")}
+
+    def waiting_turns(self) -> list[tuple[str, int, float]]:
+        """(conversation, turns not yet consolidated, when the newest was stored)."""
+        rows = self._ledger.query(
+            "SELECT i.conversation_id, count(*), max(i.stored_at) FROM items i "
+            "LEFT JOIN watermarks w ON w.conversation_id = i.conversation_id "
+            "WHERE i.kind = 'episode' AND i.state != 'superseded' "
+            "AND i.seq > coalesce(w.seq, -1) GROUP BY i.conversation_id"
+        )
+        return [(str(c), int(n), float(t)) for c, n, t in rows]
+
+    # -- runs -----------------------------------------------------------------------
+
+    def start_run(self, now: float) -> str:
+        run_id = f"run-{uuid.uuid4().hex[:12]}"
+        with self._ledger.transaction() as db:
+            db.execute(
+                "UPDATE runs SET status='interrupted' WHERE status='running'"
+            )  # a run still "running" at the start of another was killed
+            db.execute("INSERT INTO runs VALUES (?, ?, NULL, 'running', '{}', NULL)", (run_id, now))
+        return run_id
+
+    def finish_run(self, run_id: str, status: str, note: dict[str, Any], now: float) -> None:
+        with self._ledger.transaction() as db:
+            db.execute(
+                "UPDATE runs SET status=?, note=?, finished_at=? WHERE id=?",
+                (status, json.dumps(note), now, run_id),
+            )
+
+    def log_change(
+        self,
+        run_id: str,
+        memory_id: str,
+        action: RunAction,
+        before_version: int | None,
+        now: float,
+    ) -> None:
+        """Logged before the change is made: the first log of a memory in a run wins,
+        so the version to go back to is the one from before the run."""
+        with self._ledger.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO run_changes VALUES (?, ?, ?, ?, ?)",
+                (run_id, memory_id, action, before_version, now),
+            )
+
+    def log_reads(self, run_id: str, memory_ids: Sequence[str], now: float) -> None:
+        with self._ledger.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO run_changes VALUES (?, ?, 'read', NULL, ?)",
+                [(run_id, m, now) for m in memory_ids],
+            )
+
+    def runs(self, limit: int = 50) -> list[Run]:
+        rows = self._ledger.query(
+            "SELECT id, started_at, finished_at, status, note, undone_at FROM runs "
+            "ORDER BY started_at DESC, rowid DESC LIMIT ?",
+            (limit,),
+        )
+        return [Run(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+
+    def run(self, run_id: str) -> Run | None:
+        found = [r for r in self.runs(limit=10_000) if r.id == run_id]
+        return found[0] if found else None
+
+    def changes(self, run_id: str) -> list[RunChange]:
+        rows = self._ledger.query(
+            "SELECT memory_id, action, before_version, at FROM run_changes WHERE run_id=? "
+            "ORDER BY at, memory_id",
+            (run_id,),
+        )
+        return [RunChange(r[0], RunAction(r[1]), r[2], r[3]) for r in rows]
+
+    def runs_touching(self, memory_id: str) -> list[str]:
+        rows = self._ledger.query(
+            "SELECT DISTINCT run_id FROM run_changes WHERE memory_id=? AND action != 'read'",
+            (memory_id,),
+        )
+        return [str(r[0]) for r in rows]
+
+    def mark_undone(self, run_id: str, now: float) -> None:
+        with self._ledger.transaction() as db:
+            db.execute("UPDATE runs SET undone_at=? WHERE id=?", (now, run_id))
+
+
+def _like(key: str) -> str:
+    """Outputs of a job are keyed ``<job key>/<step>``."""
+    escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "/%"

@@ -1,0 +1,39 @@
+"""The consolidation dialog: run now, see what each run did, undo one."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+from pytestqt.qtbot import QtBot
+
+from .conftest import OpenWindow
+from .test_main_window import send
+
+
+def test_consolidate_now_then_undo_the_run(
+    qtbot: QtBot, open_window: OpenWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window = open_window()
+    send(qtbot, window, "I keep bees in my garden in Ghent.")
+    window.memory_panel.runs_button.click()
+    dialog = window.runs_dialog
+    assert dialog is not None and dialog.isVisible() and dialog.model.rowCount() == 0
+    assert not dialog.undo_button.isEnabled()
+    with qtbot.waitSignal(window.session.consolidationFinished, timeout=180_000):
+        dialog.consolidate_button.click()
+    qtbot.waitUntil(lambda: dialog.model.rowCount() == 1)
+    store = window.session.store
+    assert store is not None
+    summaries_before = store.count() - 2  # the two turns
+    assert summaries_before >= 1
+    row = dialog.model.index(0, 1)
+    assert dialog.model.data(row) == "done"
+    dialog.table.selectRow(0)
+    assert dialog.undo_button.isEnabled()
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(window.session.runUndone, timeout=30_000):
+        dialog.undo_button.click()
+    assert "Undid" in dialog.status.text()
+    assert store.count() == 2  # only the turns remain
+    assert dialog.model.data(dialog.model.index(0, 1)) == "done (undone)"
+    assert not dialog.undo_button.isEnabled()
