@@ -14,6 +14,7 @@ import getpass
 import json
 import logging
 import platform
+import shutil
 import signal
 import sys
 import time
@@ -34,6 +35,7 @@ from memory import (
     MemoryStoreError,
     SearchFilter,
     State,
+    backup,
 )
 from memory.consolidation import undo_run
 from memory.export import export_json, export_markdown
@@ -201,6 +203,11 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("action", nargs="?", choices=["show", "set", "reset"], default="show")
     st.add_argument("key", nargs="?", help="a dotted name, e.g. model.path")
     st.add_argument("value", nargs="?", help="a JSON value or plain text")
+    bk = sub.add_parser("backup", help="a consistent copy of your memory and settings")
+    bk.add_argument("path", type=Path, help="a new folder")
+    rs = sub.add_parser("restore", help="replace your memory and settings with a backup")
+    rs.add_argument("path", type=Path, help="a folder made by backup")
+    rs.add_argument("--yes", action="store_true", help="do not ask")
     sub.add_parser("doctor", help="versions, paths, and whether everything loads")
     return p
 
@@ -737,6 +744,50 @@ def cmd_settings(assistant: Assistant, args: argparse.Namespace, out: Output) ->
     return 0
 
 
+def cmd_backup(assistant: Assistant, args: argparse.Namespace, out: Output) -> int:
+    store = assistant.open_memory(load_embedder=False)
+    info = store.backup(args.path / "memory")
+    settings_file = assistant.paths.settings_file
+    if settings_file.exists():
+        shutil.copy2(settings_file, args.path / "settings.json")
+    out.data(
+        {"path": str(args.path), "memories": info.memories, "size_bytes": info.size_bytes},
+        lambda: out.say(
+            f"backed up {info.memories:,} memories and your settings to {args.path} "
+            f"({info.size_bytes / 2**20:.1f} MB)"
+        ),
+    )
+    return 0
+
+
+def cmd_restore(assistant: Assistant, args: argparse.Namespace, out: Output) -> int:
+    info = backup.read_info(args.path / "memory")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("restoring needs --yes when not run interactively")
+        when = _when(info.created_at)
+        question = f"replace your memory with the backup of {when} ({info.memories:,} memories)?"
+        if input(f"{question} [y/N] ").strip().lower() != "y":
+            out.say("(nothing restored)")
+            return 0
+    _, aside = backup.restore(args.path / "memory", assistant.paths.memory, assistant.embedder())
+    settings_backup = args.path / "settings.json"
+    if settings_backup.exists():
+        settings_mod.validate(json.loads(settings_backup.read_text(encoding="utf-8")))
+        current = assistant.paths.settings_file
+        if current.exists():
+            current.replace(current.with_name(f"{current.name}.before-restore"))
+        shutil.copy2(settings_backup, current)
+    out.data(
+        {"restored": info.memories, "previous": str(aside) if aside else None},
+        lambda: out.say(
+            f"restored {info.memories:,} memories"
+            + (f"; your previous memory is kept in {aside}" if aside else "")
+        ),
+    )
+    return 0
+
+
 def _version(package: str) -> str:
     try:
         return metadata.version(package)
@@ -829,6 +880,8 @@ COMMANDS: dict[str, Callable[[Assistant, argparse.Namespace, Output], int]] = {
     "models": cmd_models,
     "secret": cmd_secret,
     "settings": cmd_settings,
+    "backup": cmd_backup,
+    "restore": cmd_restore,
     "doctor": cmd_doctor,
 }
 

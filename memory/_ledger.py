@@ -195,6 +195,15 @@ class Ledger:
         with self._lock:
             self._db.close()
 
+    def backup_to(self, target: Path) -> None:
+        """A consistent copy through SQLite's backup API (WAL content included)."""
+        with self._lock:
+            copy = sqlite3.connect(target)
+            try:
+                self._db.backup(copy)
+            finally:
+                copy.close()
+
     # -- plumbing ---------------------------------------------------------------
 
     @contextmanager

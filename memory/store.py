@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import _chroma, _forgetting, _indexing, _maintenance
+from . import _chroma, _forgetting, _indexing, _maintenance, backup
 from ._chroma import TEXT_FORMAT
 from ._filelock import FolderLock
 from ._forgetting import ForgetReport
@@ -329,6 +329,11 @@ class MemoryStore:
 
     def now(self) -> float:
         return self._clock()
+
+    def backup(self, dest: str | Path) -> backup.BackupInfo:
+        """A consistent copy of the whole memory folder in ``dest`` (see ``memory.backup``);
+        safe while the store is in use."""
+        return backup.create(self, Path(dest))
 
     @property
     def embedder(self) -> Embedder:

@@ -167,3 +167,23 @@ def test_consolidate_list_runs_and_undo_from_the_command_line(home: Path) -> Non
     assert json.loads(summaries.stdout)["memories"] == []
     missing = run_cli("memory", "undo-run", "run-nope", home=home)
     assert missing.returncode == cli.EXIT_NOT_FOUND
+
+
+def test_backup_and_restore_from_the_command_line(home: Path, tmp_path: Path) -> None:
+    def cli_json(*args: str) -> tuple[int, object]:
+        out = io.StringIO()
+        code = cli.main(["--json", *args], out=out, err=io.StringIO())
+        return code, json.loads(out.getvalue()) if out.getvalue() else None
+
+    assert cli_json("memory", "add", "The user's boat is called Nausicaa.")[0] == 0
+    code, made = cli_json("backup", str(tmp_path / "b"))
+    assert code == 0 and made["memories"] == 1  # type: ignore[index]
+    assert (tmp_path / "b" / "settings.json").exists()
+    assert cli_json("memory", "add", "Added after the backup.")[0] == 0
+    assert cli.main(["restore", str(tmp_path / "b")], out=io.StringIO(), err=io.StringIO()) == 2
+    code, restored = cli_json("restore", str(tmp_path / "b"), "--yes")
+    assert code == 0 and restored["restored"] == 1  # type: ignore[index]
+    code, listed = cli_json("memory", "list")
+    assert [m["text"] for m in listed["memories"]] == ["The user's boat is called Nausicaa."]  # type: ignore[index]
+    assert Path(restored["previous"]).exists()  # type: ignore[index]
+    assert cli.main(["restore", str(tmp_path)], out=io.StringIO(), err=io.StringIO()) != 0
