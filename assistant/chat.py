@@ -12,12 +12,11 @@ reply: the replaced turns are marked superseded, and stay browsable.
 from __future__ import annotations
 
 import re
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
 
 from memory import (
     Author,
@@ -41,7 +40,6 @@ MAX_MESSAGE_CHARS = 200_000
 #: Follow-ups shorter than this many words are searched together with the
 #: previous user turn ("and her husband?" needs the question before it).
 _SHORT_FOLLOW_UP = 6
-T = TypeVar("T")
 
 
 class EmptyMessageError(ValueError):
@@ -134,33 +132,6 @@ class _Temporary:
     turns: list[_Turn] = field(default_factory=list)
 
 
-class _Background(Generic[T]):
-    """A call run on its own thread; :meth:`result` waits and re-raises its error."""
-
-    def __init__(self, call: Callable[[], T]) -> None:
-        self._call = call
-        self._value: T | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="mneme-store-turn", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._value = self._call()
-        except BaseException as exc:  # handed to the caller in result()
-            self._error = exc
-
-    def wait(self) -> None:
-        self._thread.join()
-
-    def result(self) -> T:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._value is not None
-        return self._value
-
-
 class ChatService:
     """Replies grounded in memory. Temporary conversations never touch memory."""
 
@@ -169,6 +140,7 @@ class ChatService:
         self.store = store
         self.settings = settings
         self._temporary: dict[str, _Temporary] = {}
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mneme-store-turn")
 
     # -- conversations --------------------------------------------------------------
 
@@ -296,7 +268,11 @@ class ChatService:
         store = self._remembers(conversation_id)
         temporary = self._temporary.get(conversation_id)
         recent = store.conversation(conversation_id) if store is not None else []
-        history = self.history(conversation_id)
+        history = (
+            [ChatMessage(m.role or "user", m.text) for m in recent]
+            if store is not None
+            else self.history(conversation_id)
+        )
         continued: ChatMessage | None = None
         if new_user_text is not None:
             message = new_user_text
@@ -337,13 +313,13 @@ class ChatService:
         )
         yield PromptReady(prompt)
 
-        user_write: _Background[Memory] | None = None
+        user_write: Future[Memory] | None = None
         if new_user_text is not None:
             if store is not None:
                 # Stored while the model reads the prompt: embedding and indexing the
                 # turn would otherwise add ~30 ms to every first token.
-                user_write = _Background(
-                    lambda: self._store_user_turn(store, conversation_id, new_user_text)
+                user_write = self._writer.submit(
+                    self._store_user_turn, store, conversation_id, new_user_text
                 )
             elif temporary is not None:
                 temporary.turns.append(_Turn("user", new_user_text))
@@ -371,7 +347,7 @@ class ChatService:
             error = str(exc)
         finally:
             if user_write is not None:
-                user_write.wait()
+                user_write.exception()  # waits; the error, if any, is raised just below
         user_memory = user_write.result() if user_write is not None else None
         stopped = cancel is not None and cancel.cancelled
         new_text = "".join(pieces)

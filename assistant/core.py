@@ -27,7 +27,6 @@ from .consolidation import BackgroundModel, config_from
 from .llm.base import CancelToken, LLMBackend, ModelLoadError
 from .llm.local import LlamaCppBackend
 from .llm.owner import ModelOwner
-from .llm.server import ServerBackend
 from .models import BundledModelMissing, resolve_model_path
 from .paths import AppPaths
 from .secrets import CHROMA_SERVER_TOKEN, MODEL_SERVER_KEY, Secrets
@@ -112,6 +111,10 @@ class Assistant:
     def _make_backend(self) -> LLMBackend:
         server = self.settings.server
         if server.enabled:
+            from .llm.server import (
+                ServerBackend,
+            )  # httpx costs ~0.1 s at start-up; local is the default
+
             backend = ServerBackend(
                 server.url,
                 api_key=self.secrets.get(MODEL_SERVER_KEY),

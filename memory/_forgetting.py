@@ -77,23 +77,17 @@ def cascade(store: MemoryStore, ids: list[str]) -> ForgetReport:
                     author=Author.CONSOLIDATION,
                 )
                 revived.append(old.id)
-    jobs = []
-    now = store.now()
-    for summary in summaries:
-        key = resummarise_job(summary)
-        if key is not None:
-            store.jobs.enqueue(key, key.split(":", 1)[0], {"reason": "forgotten"}, now)
-            jobs.append(key)
+    jobs = [key for s in summaries if (key := _queue_rewrite(store, s)) is not None]
     return ForgetReport(
         tuple(sorted(gone)), tuple(sorted(trimmed)), tuple(revived), tuple(dict.fromkeys(jobs))
     )
 
 
-def resummarise_job(summary: Memory) -> str | None:
-    """The consolidation job that writes this summary (the key is its scope and subject)."""
+def _queue_rewrite(store: MemoryStore, summary: Memory) -> str | None:
+    """Queue the consolidation job that writes this summary; returns its key."""
     if summary.scope in ("session", "part") and summary.conversation_id:
-        return f"session:{summary.conversation_id}"
+        return store.jobs.queue_conversation(summary.conversation_id, store.now())
     period = summary.extra.get("period")
     if summary.scope in ("week", "month") and isinstance(period, str):
-        return f"{summary.scope}:{period}"
+        return store.jobs.queue_period(summary.scope, period, store.now())
     return None

@@ -32,7 +32,6 @@ class JobState(StrEnum):
 class Job:
     key: str
     kind: str
-    payload: dict[str, Any]
     state: JobState
     attempts: int
     last_error: str | None
@@ -78,23 +77,36 @@ class JobBook:
 
     # -- jobs ---------------------------------------------------------------------
 
-    def enqueue(self, key: str, kind: str, payload: dict[str, Any], now: float) -> None:
+    def _enqueue(self, key: str, kind: str, now: float) -> None:
         """Queue a job; a finished job with the same key is queued again (its stored
-        outputs are dropped, since the input changed)."""
+        outputs are dropped, since its input changed)."""
         with self._ledger.transaction() as db:
             row = db.execute("SELECT state FROM jobs WHERE key=?", (key,)).fetchone()
             if row is not None and row[0] == JobState.PENDING:
-                db.execute(
-                    "UPDATE jobs SET payload=?, updated_at=? WHERE key=?",
-                    (json.dumps(payload), now, key),
-                )
                 return
             if row is not None:
                 db.execute("DELETE FROM job_outputs WHERE key LIKE ? ESCAPE '\\'", (_like(key),))
             db.execute(
-                "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, 0, NULL, ?, ?)",
-                (key, kind, json.dumps(payload), JobState.PENDING, now, now),
+                "INSERT OR REPLACE INTO jobs VALUES (?, ?, '{}', ?, 0, NULL, ?, ?)",
+                (key, kind, JobState.PENDING, now, now),
             )
+
+    @staticmethod
+    def subject(job: Job) -> str:
+        """What a job is about: the conversation id, or the period's label."""
+        return job.key.split(":", 1)[1]
+
+    def queue_conversation(self, conversation_id: str, now: float) -> str:
+        """Summarise and mine this conversation on the next run (what is new in it)."""
+        key = f"session:{conversation_id}"
+        self._enqueue(key, "session", now)
+        return key
+
+    def queue_period(self, scope: str, label: str, now: float) -> str:
+        """Write (again) the ``week`` or ``month`` summary of ``label`` ("2024-W18", "2024-05")."""
+        key = f"{scope}:{label}"
+        self._enqueue(key, scope, now)
+        return key
 
     def pending(self) -> list[Job]:
         return self._jobs("state=? ORDER BY created_at, key", (JobState.PENDING,))
@@ -103,18 +115,13 @@ class JobBook:
         jobs = self._jobs("key=?", (key,))
         return jobs[0] if jobs else None
 
-    def all(self) -> list[Job]:
-        return self._jobs("1 ORDER BY updated_at DESC", ())
-
     def _jobs(self, where: str, params: Sequence[Any]) -> list[Job]:
         rows = self._ledger.query(
-            "SELECT key, kind, payload, state, attempts, last_error, created_at, updated_at "
+            "SELECT key, kind, state, attempts, last_error, created_at, updated_at "
             f"FROM jobs WHERE {where}",
             params,
         )
-        return [
-            Job(r[0], r[1], json.loads(r[2]), JobState(r[3]), r[4], r[5], r[6], r[7]) for r in rows
-        ]
+        return [Job(r[0], r[1], JobState(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
 
     def finish(self, key: str, now: float, *, watermark: tuple[str, int] | None = None) -> None:
         """Mark a job done and, in the same transaction, move its conversation's mark
@@ -150,11 +157,6 @@ class JobBook:
             )
         return give_up
 
-    def drop(self, key: str) -> None:
-        with self._ledger.transaction() as db:
-            db.execute("DELETE FROM jobs WHERE key=?", (key,))
-            db.execute("DELETE FROM job_outputs WHERE key LIKE ? ESCAPE '\\'", (_like(key),))
-
     # -- stored model outputs -----------------------------------------------------
 
     def output(self, key: str) -> str | None:
@@ -165,10 +167,6 @@ class JobBook:
         with self._ledger.transaction() as db:
             db.execute("INSERT OR REPLACE INTO job_outputs VALUES (?, ?)", (key, output))
 
-    def forget_output(self, key: str) -> None:
-        with self._ledger.transaction() as db:
-            db.execute("DELETE FROM job_outputs WHERE key=?", (key,))
-
     # -- watermarks ---------------------------------------------------------------
 
     def watermark(self, conversation_id: str) -> int:
@@ -176,9 +174,6 @@ class JobBook:
             "SELECT seq FROM watermarks WHERE conversation_id=?", (conversation_id,)
         )
         return int(rows[0][0]) if rows else -1
-
-    def watermarks(self) -> dict[str, int]:
-        return {c: int(s) for c, s in self._ledger.query("SELECT * FROM watermarks")}
 
     def waiting_turns(self) -> list[tuple[str, int, float]]:
         """(conversation, turns not yet consolidated, when the newest was stored)."""
@@ -232,16 +227,18 @@ class JobBook:
             )
 
     def runs(self, limit: int = 50) -> list[Run]:
-        rows = self._ledger.query(
-            "SELECT id, started_at, finished_at, status, note, undone_at FROM runs "
-            "ORDER BY started_at DESC, rowid DESC LIMIT ?",
-            (limit,),
-        )
-        return [Run(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+        return self._runs("1 ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,))
 
     def run(self, run_id: str) -> Run | None:
-        found = [r for r in self.runs(limit=10_000) if r.id == run_id]
+        found = self._runs("id=?", (run_id,))
         return found[0] if found else None
+
+    def _runs(self, where: str, params: Sequence[Any]) -> list[Run]:
+        rows = self._ledger.query(
+            f"SELECT id, started_at, finished_at, status, note, undone_at FROM runs WHERE {where}",
+            params,
+        )
+        return [Run(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
 
     def changes(self, run_id: str) -> list[RunChange]:
         rows = self._ledger.query(
@@ -250,13 +247,6 @@ class JobBook:
             (run_id,),
         )
         return [RunChange(r[0], RunAction(r[1]), r[2], r[3]) for r in rows]
-
-    def runs_touching(self, memory_id: str) -> list[str]:
-        rows = self._ledger.query(
-            "SELECT DISTINCT run_id FROM run_changes WHERE memory_id=? AND action != 'read'",
-            (memory_id,),
-        )
-        return [str(r[0]) for r in rows]
 
     def mark_undone(self, run_id: str, now: float) -> None:
         with self._ledger.transaction() as db:

@@ -91,14 +91,14 @@ def create(store: MemoryStore, dest: Path) -> BackupInfo:
         with store._write_lock:  # quiescent: no write from this process, none from others
             _copy_tree(store.folder, partial, store._ledger)
             count = store.count()
-        info = BackupInfo(dest, store.now(), count, store.embedder.name, _size(partial))
+        created = store.now()
         (partial / MANIFEST).write_text(
             json.dumps(
                 {
                     "format": FORMAT,
-                    "created_at": info.created_at,
-                    "memories": info.memories,
-                    "embedder": info.embedder,
+                    "created_at": created,
+                    "memories": count,
+                    "embedder": store.embedder.name,
                 }
             ),
             encoding="utf-8",
@@ -107,7 +107,7 @@ def create(store: MemoryStore, dest: Path) -> BackupInfo:
     except OSError as exc:
         shutil.rmtree(partial, ignore_errors=True)
         raise StoreUnavailableError(f"the backup could not be written to {dest}: {exc}") from exc
-    return BackupInfo(dest, info.created_at, info.memories, info.embedder, _size(dest))
+    return BackupInfo(dest, created, count, store.embedder.name, _size(dest))
 
 
 def read_info(backup: Path) -> BackupInfo:

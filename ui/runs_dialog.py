@@ -108,8 +108,12 @@ class RunsDialog(QDialog):
         self.resize(760, 360)
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
         session.consolidationProgress.connect(self._progress)
-        session.consolidationFinished.connect(lambda _: self.reload())
+        session.consolidationFinished.connect(self._run_finished)
         session.runUndone.connect(self._undone)
+        self.reload()
+
+    def _run_finished(self, report: object) -> None:
+        # a bound method, not a lambda: Qt drops the connection when the dialog goes
         self.reload()
 
     def reload(self) -> None:

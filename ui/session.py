@@ -39,6 +39,11 @@ class AppSession(QObject):
     modelState = Signal(str, str)
     """(PartState, detail) of the chat model."""
     memoriesChanged = Signal(object)
+    """A :class:`Change`; writes in quick succession (a consolidation run) arrive as one."""
+    _storeChanged = Signal(object)
+    """From whichever thread wrote; delivered to the UI thread to be merged."""
+
+    CHANGE_COALESCE_MS = 150
     replyEvent = Signal(object)
     """Each event of the reply being made (Retrieved, PromptReady, Token, Finished)."""
     replyFinished = Signal(object)
@@ -64,6 +69,12 @@ class AppSession(QObject):
         self._consolidation_timer = QTimer(self)
         self._consolidation_timer.setInterval(self.CONSOLIDATION_CHECK_MS)
         self._consolidation_timer.timeout.connect(self.consolidate_if_due)
+        self._pending_change = Change()
+        self._change_timer = QTimer(self)
+        self._change_timer.setSingleShot(True)
+        self._change_timer.setInterval(self.CHANGE_COALESCE_MS)
+        self._change_timer.timeout.connect(self._announce_change)
+        self._storeChanged.connect(self._merge_change)
 
     # -- loading ------------------------------------------------------------------
 
@@ -85,7 +96,7 @@ class AppSession(QObject):
         )
 
     def _memory_opened(self, store: MemoryStore) -> None:
-        store.subscribe(self.memoriesChanged.emit)
+        store.subscribe(self._storeChanged.emit)
         self._consolidation_timer.start()
         self.memory_state = PartState.READY
         self.memoryState.emit(PartState.READY, f"{store.count():,} memories")
@@ -102,6 +113,18 @@ class AppSession(QObject):
     def _model_failed(self, exc: Exception) -> None:
         self.model_state = PartState.FAILED
         self.modelState.emit(PartState.FAILED, f"the chat model cannot be used: {exc}")
+
+    def _merge_change(self, change: Change) -> None:
+        p = self._pending_change
+        self._pending_change = Change(
+            p.added + change.added, p.updated + change.updated, p.deleted + change.deleted
+        )
+        if not self._change_timer.isActive():
+            self._change_timer.start()
+
+    def _announce_change(self) -> None:
+        change, self._pending_change = self._pending_change, Change()
+        self.memoriesChanged.emit(change)
 
     @property
     def store(self) -> MemoryStore | None:
@@ -204,18 +227,12 @@ class AppSession(QObject):
         """A conversation the user moved away from is due now, not after the idle delay."""
         store = self.store
         if store is not None and store.get_conversation(conversation_id) is not None:
-            store.jobs.enqueue(
-                f"session:{conversation_id}",
-                "session",
-                {"conversation_id": conversation_id},
-                store.now(),
-            )
+            store.jobs.queue_conversation(conversation_id, store.now())
 
     def undo_run(self, run_id: str) -> None:
         store = self.store
         if store is None:
             return
-
         self.operations.start(
             lambda: undo_run(store, run_id),
             name="undo run",

@@ -127,9 +127,7 @@ class Consolidator:
         queued = []
         for conversation, waiting, newest in self.jobs.waiting_turns():
             if everything or newest <= quiet_since or waiting >= self.config.size_trigger:
-                key = f"session:{conversation}"
-                self.jobs.enqueue(key, "session", {"conversation_id": conversation}, now)
-                queued.append(key)
+                queued.append(self.jobs.queue_conversation(conversation, now))
         return queued
 
     def pending(self) -> list[Job]:
@@ -232,7 +230,7 @@ class Consolidator:
     # -- a conversation -------------------------------------------------------------
 
     def _session(self, job: Job) -> None:
-        conversation = str(job.payload.get("conversation_id") or job.key.split(":", 1)[1])
+        conversation = self.jobs.subject(job)
         turns = [t for t in self.store.conversation(conversation) if t.text.strip()]
         mark = self.jobs.watermark(conversation)
         fresh = [t for t in turns if t.seq > mark]
@@ -467,12 +465,11 @@ class Consolidator:
 
     def _queue_periods(self, when: float) -> None:
         """The week's job queues its month's in turn."""
-        label = _week(when)[0]
-        self.jobs.enqueue(f"week:{label}", "week", {"period": label}, self.store.now())
+        self.jobs.queue_period("week", _week(when)[0], self.store.now())
 
     def _period(self, job: Job) -> None:
         scope = job.kind
-        label = job.key.split(":", 1)[1]
+        label = self.jobs.subject(job)
         since, until = _period(label)
         below = "session" if scope == "week" else "week"
         page = self.store.browse(
@@ -509,9 +506,7 @@ class Consolidator:
             self._report.deleted.append(existing.id)
         self.jobs.finish(job.key, self.store.now())
         if scope == "week":
-            self.jobs.enqueue(
-                f"month:{_month(since + 3.5 * 86_400)[0]}", "month", {}, self.store.now()
-            )
+            self.jobs.queue_period("month", _month(since + 3.5 * 86_400)[0], self.store.now())
 
     # -- forgetting -----------------------------------------------------------------
 
@@ -617,7 +612,6 @@ def undo_run(store: MemoryStore, run_id: str) -> tuple[list[str], list[str]]:
 
 
 def _describe(job: Job) -> str:
-    kind, _, subject = job.key.partition(":")
-    if kind == "session":
+    if job.kind == "session":
         return "summarising a conversation and extracting facts"
-    return f"summarising the {kind} {subject}"
+    return f"summarising the {job.kind} {JobBook.subject(job)}"

@@ -161,6 +161,7 @@ def test_consolidation_runs_in_the_background_and_shows_progress(
 ) -> None:
     window = open_window()
     send(qtbot, window, "My bike is a blue Gazelle and I ride it to work.")
+    qtbot.waitUntil(lambda: window.session.model_state is PartState.READY)  # reply wound up
     progress: list[tuple[int, int, str]] = []
     window.session.consolidationProgress.connect(lambda *a: progress.append(a))
     stalls = []

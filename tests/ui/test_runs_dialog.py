@@ -6,6 +6,8 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
+from ui.session import PartState
+
 from .conftest import OpenWindow
 from .test_main_window import send
 
@@ -15,6 +17,7 @@ def test_consolidate_now_then_undo_the_run(
 ) -> None:
     window = open_window()
     send(qtbot, window, "I keep bees in my garden in Ghent.")
+    qtbot.waitUntil(lambda: window.session.model_state is PartState.READY)  # reply wound up
     window.memory_panel.runs_button.click()
     dialog = window.runs_dialog
     assert dialog is not None and dialog.isVisible() and dialog.model.rowCount() == 0

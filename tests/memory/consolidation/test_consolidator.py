@@ -209,7 +209,7 @@ def test_a_model_needed_for_a_reply_pauses_the_run_without_a_failure(store: Memo
 def test_an_empty_or_foreign_conversation_is_handled(store: MemoryStore) -> None:
     say(store, "es", ["Me mudé a Sevilla el año pasado.", "¡Qué bien!"])
     store.set_conversation_title("blank", "A chat with no turns")
-    store.jobs.enqueue("session:blank", "session", {"conversation_id": "blank"}, START)
+    store.jobs.queue_conversation("blank", START)
     (gone,) = say(store, "retracted", ["never mind"])
     store.update(gone.id, state=State.SUPERSEDED)
     report = Consolidator(store, RuleModel()).run(everything=True)
@@ -419,7 +419,7 @@ def test_a_summary_is_rewritten_when_a_turn_it_used_was_edited(store: MemoryStor
     turns = say(store, "a", ["I live in Porto.", "ok"])
     Consolidator(store, RuleModel()).run(everything=True)
     store.edit(turns[0].id, "I live in Braga.")
-    store.jobs.enqueue("session:a", "session", {"conversation_id": "a"}, START)
+    store.jobs.queue_conversation("a", START)
     Consolidator(store, RuleModel()).run()
     (session,) = summaries(store, "session")
     assert "Braga" in session.text and "Porto" not in session.text and session.version == 2
