@@ -2,6 +2,7 @@
 #   make run    install into .venv and open the app on the bundled models
 #   make test   install what the tests need and run the whole suite
 # Both are idempotent; stamps make a second run start at once.
+# Maintainers also have `make dist`: the installable Linux bundle (packaging/).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -18,7 +19,7 @@ export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test lint check install install-test constraints clean clean-wheel-cache
+.PHONY: run test lint check install install-test dist constraints clean clean-wheel-cache
 
 run: $(VENV)/.installed-app
 	$(BIN)/mneme
@@ -27,7 +28,7 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check memory assistant ui tests benchmarks
+	$(BIN)/ruff check memory assistant ui tests benchmarks packaging
 	$(BIN)/mypy
 
 check: test lint
@@ -53,14 +54,25 @@ $(VENV)/.installed-test: $(VENV)/.installed-app
 	$(PIP) install $(CONSTRAIN) -e ".[test,dev]"
 	@touch $@
 
+# The one-folder PyInstaller bundle in dist/mneme/, smoke-tested offscreen (it must
+# answer one message with the bundled model and remember it, or the target fails),
+# then dist/mneme-<version>-linux-<arch>.tar.gz and dist/build-report.json.
+# The bundle runs on CPUs like this one: see packaging/README.md for -DGGML_NATIVE=OFF.
+dist: $(VENV)/.installed-packaging
+	$(BIN)/python packaging/build.py
+
+$(VENV)/.installed-packaging: $(VENV)/.installed-app
+	$(PIP) install $(CONSTRAIN) -e ".[packaging]"
+	@touch $@
+
 # Re-lock constraints.txt to what is installed now (after changing pyproject.toml).
-constraints: $(VENV)/.installed-test
+constraints: $(VENV)/.installed-test $(VENV)/.installed-packaging
 	{ sed -n '1,3p' constraints.txt; $(PIP) freeze --exclude-editable | grep -vi '^mneme' \
 		| sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
 
 clean-wheel-cache:
 	$(PIP) cache remove llama_cpp_python

@@ -12,7 +12,7 @@ import contextlib
 import functools
 import getpass
 import json
-import logging
+import os
 import platform
 import shutil
 import signal
@@ -40,7 +40,7 @@ from memory import (
 from memory.consolidation import undo_run
 from memory.export import export_json, export_markdown
 
-from . import __version__, conversations, importers
+from . import __version__, conversations, importers, logs
 from . import settings as settings_mod
 from .chat import (
     ChatEvent,
@@ -130,6 +130,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"mneme {__version__}")
     p.add_argument("--home", help="keep all data under this folder (like $MNEME_HOME)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        help=f"debug logging (also ${logs.DEBUG_ENV}=1): the log may then hold what you write",
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     chat = sub.add_parser("chat", help="chat interactively (Ctrl+C stops a reply)")
@@ -745,11 +750,7 @@ def cmd_settings(assistant: Assistant, args: argparse.Namespace, out: Output) ->
 
 
 def cmd_backup(assistant: Assistant, args: argparse.Namespace, out: Output) -> int:
-    store = assistant.open_memory(load_embedder=False)
-    info = store.backup(args.path / "memory")
-    settings_file = assistant.paths.settings_file
-    if settings_file.exists():
-        shutil.copy2(settings_file, args.path / "settings.json")
+    info = assistant.backup(args.path)
     out.data(
         {"path": str(args.path), "memories": info.memories, "size_bytes": info.size_bytes},
         lambda: out.say(
@@ -890,13 +891,24 @@ def main(
     argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
     output = Output(out or sys.stdout, err or sys.stderr, as_json=False)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
     output.json = args.json
     if args.command is None:
         _parser().print_help(output.out)
         return EXIT_USAGE
-    assistant = Assistant.from_environment(args.home)
+    previous_umask = os.umask(0o077)  # everything Mneme writes is private to the user
+    try:
+        assistant = Assistant.from_environment(args.home)
+        log_setup = logs.setup(assistant.paths, debug=True if args.debug else None)
+        try:
+            return _run(assistant, args, output)
+        finally:
+            log_setup.close()
+    finally:
+        os.umask(previous_umask)
+
+
+def _run(assistant: Assistant, args: argparse.Namespace, output: Output) -> int:
     try:
         return COMMANDS[args.command](assistant, args, output)
     except (

@@ -9,6 +9,7 @@ answers, without recall, when memory cannot open.
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from memory import (
     ServerLocation,
     StoreUnavailableError,
 )
+from memory.backup import BackupInfo
 from memory.consolidation import Consolidator
 
 from . import settings as settings_mod
@@ -99,6 +101,24 @@ class Assistant:
     @property
     def store(self) -> MemoryStore | None:
         return self._store
+
+    def reopen_memory(self) -> MemoryStore:
+        """Close and open the memory again: after a failed write (a full or read-only
+        disk) the store takes no more changes until it is reopened."""
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+                self._chat = None
+            return self.open_memory()
+
+    def backup(self, folder: Path) -> BackupInfo:
+        """The memory (consistent even while in use) and the settings, into a new ``folder``;
+        ``mneme-cli restore`` reads it."""
+        info = self.open_memory(load_embedder=False).backup(folder / "memory")
+        if self.paths.settings_file.exists():
+            shutil.copy2(self.paths.settings_file, folder / "settings.json")
+        return info
 
     # -- model ------------------------------------------------------------------------
 

@@ -14,14 +14,23 @@ and each conversation is written in one batch, so none is ever half there.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from memory import Author, Conversation, MemoryStore, NewEpisode
+from memory import (
+    MAX_TEXT_CHARS,
+    Author,
+    Conversation,
+    InvalidMemoryError,
+    MemoryStore,
+    NewEpisode,
+)
 from memory.export import ExportFormatError, import_json
 
 log = logging.getLogger(__name__)
@@ -62,9 +71,9 @@ def iter_json_array(
     read = 0
     raw = b""
 
-    def more() -> bool:
+    def more(size: int = _CHUNK) -> bool:
         nonlocal buffer, read, raw
-        chunk = handle.read(_CHUNK)
+        chunk = handle.read(size)
         if not chunk:
             return False
         read += len(chunk)
@@ -102,8 +111,14 @@ def iter_json_array(
             try:
                 item, end = decoder.raw_decode(buffer)
                 break
+            except RecursionError:
+                raise ImportFormatError(
+                    "an item in the file is nested too deeply to be a conversation"
+                ) from None
             except json.JSONDecodeError as exc:
-                if not more():
+                # read as much again as is buffered, so a large item is decoded a few
+                # times, not once per chunk
+                if not more(max(_CHUNK, len(buffer))):
                     raise ImportFormatError(f"the file ends inside an item ({exc.msg})") from None
         yield item
         buffer = buffer[end:]
@@ -120,18 +135,40 @@ def _text_of(message: dict[str, Any]) -> str:
     return text.strip() if isinstance(text, str) else ""
 
 
+def _time(value: Any) -> float | None:
+    """A POSIX time as ChatGPT writes it, or None for anything else (text, NaN, year 3e300)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        t = float(value)
+        if math.isfinite(t) and 0 < t < _LAST_TIME:
+            return t
+    return None
+
+
+_LAST_TIME = 253_402_000_000.0  # the year 9999
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def chatgpt_turns(conversation: dict[str, Any]) -> list[tuple[str, str, float | None, str]]:
     """(role, text, time, node id) of the branch the person last saw, oldest first."""
     mapping = conversation.get("mapping")
     if not isinstance(mapping, dict) or not mapping:
         raise ImportFormatError("the conversation has no messages (no 'mapping')")
     node_id = conversation.get("current_node")
-    if node_id not in mapping:  # fall back to the deepest leaf on first children
+    if not isinstance(node_id, str) or node_id not in mapping:
+        # fall back to the deepest leaf on last children
         node_id = next(
             (k for k, v in mapping.items() if isinstance(v, dict) and not v.get("parent")), None
         )
-        while node_id in mapping and (mapping[node_id].get("children") or []):
-            node_id = mapping[node_id]["children"][-1]
+        seen_down: set[str] = set()
+        while isinstance(node_id, str) and node_id in mapping and node_id not in seen_down:
+            seen_down.add(node_id)
+            children = _dict(mapping[node_id]).get("children")
+            if not isinstance(children, list) or not children:
+                break
+            node_id = children[-1]
     chain = []
     seen: set[str] = set()
     while isinstance(node_id, str) and node_id in mapping and node_id not in seen:
@@ -146,8 +183,8 @@ def chatgpt_turns(conversation: dict[str, Any]) -> list[tuple[str, str, float | 
         message = node.get("message")
         if not isinstance(message, dict):
             continue
-        role = (message.get("author") or {}).get("role")
-        metadata = message.get("metadata") or {}
+        role = _dict(message.get("author")).get("role")
+        metadata = _dict(message.get("metadata"))
         if role not in ("user", "assistant") or metadata.get(
             "is_visually_hidden_from_conversation"
         ):
@@ -157,16 +194,37 @@ def chatgpt_turns(conversation: dict[str, Any]) -> list[tuple[str, str, float | 
         text = _text_of(message)
         if not text:
             continue
-        when = message.get("create_time")
+        source_id = message.get("id") or node.get("id") or ""
         turns.append(
             (
                 str(role),
                 text,
-                float(when) if isinstance(when, int | float) else None,
-                str(message.get("id") or node.get("id") or ""),
+                _time(message.get("create_time")),
+                source_id if isinstance(source_id, str) else "",
             )
         )
     return turns
+
+
+def _conversation_id(conversation: dict[str, Any], index: int) -> str:
+    """``chatgpt-<their id>``: the same every time the file is imported."""
+    source = conversation.get("conversation_id") or conversation.get("id")
+    if isinstance(source, int) and not isinstance(source, bool):
+        source = str(source)
+    if not isinstance(source, str) or not source:
+        return f"chatgpt-{index}"
+    if len(source) > 100 or not source.isprintable():
+        digest = hashlib.sha256(source.encode("utf-8", "replace")).hexdigest()[:32]
+        return f"chatgpt-{digest}"
+    return f"chatgpt-{source}"
+
+
+def _title(conversation: dict[str, Any]) -> str:
+    title = conversation.get("title")
+    if not isinstance(title, str) or not title.strip():
+        return "Imported conversation"
+    title = " ".join(title.split())[:200]
+    return title.encode("utf-8", "replace").decode("utf-8")
 
 
 def import_chatgpt(
@@ -179,9 +237,8 @@ def import_chatgpt(
             if not isinstance(conversation, dict):
                 summary.skipped.append(f"item {index + 1}: not a conversation")
                 continue
-            source_id = conversation.get("conversation_id") or conversation.get("id") or index
-            conversation_id = f"chatgpt-{source_id}"
-            title = str(conversation.get("title") or "Imported conversation")
+            conversation_id = _conversation_id(conversation, index)
+            title = _title(conversation)
             if store.get_conversation(conversation_id) is not None:
                 summary.already_present += 1
                 continue
@@ -190,11 +247,17 @@ def import_chatgpt(
             except ImportFormatError as exc:
                 summary.skipped.append(f"{title!r}: {exc}")
                 continue
+            long = [t for t in turns if len(t[1]) > MAX_TEXT_CHARS]
+            if long:
+                summary.skipped.append(
+                    f"{title!r}: {len(long)} message(s) longer than {MAX_TEXT_CHARS:,} "
+                    "characters were left out"
+                )
+                turns = [t for t in turns if len(t[1]) <= MAX_TEXT_CHARS]
             if not turns:
                 summary.skipped.append(f"{title!r}: no text from you or the assistant")
                 continue
-            started = conversation.get("create_time")
-            start = float(started) if isinstance(started, int | float) else None
+            start = _time(conversation.get("create_time"))
             clock = start or 0.0
             episodes = []
             for role, text, when, message_id in turns:
@@ -209,11 +272,16 @@ def import_chatgpt(
                         extra={"source": "chatgpt", "source_id": message_id[:200]},
                     )
                 )
-            store.add_episodes(episodes)
-            updated = conversation.get("update_time")
-            created = start or episodes[0].said_at or 0.0
-            end = float(updated) if isinstance(updated, int | float) else (clock or created)
-            store.restore_conversations([Conversation(conversation_id, title[:200], created, end)])
+            created = start or episodes[0].said_at or store.now()
+            end = _time(conversation.get("update_time")) or clock or created
+            try:
+                store.add_episodes(episodes)
+                store.restore_conversations(
+                    [Conversation(conversation_id, title, created, max(created, end))]
+                )
+            except InvalidMemoryError as exc:  # what the store refuses skips this one only
+                summary.skipped.append(f"{title!r}: {exc}")
+                continue
             summary.conversations += 1
             summary.turns += len(episodes)
     return summary

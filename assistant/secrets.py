@@ -16,6 +16,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from . import logs
+
 log = logging.getLogger(__name__)
 
 SERVICE = "mneme"
@@ -68,18 +70,22 @@ class Secrets:
             from keyring.errors import KeyringError
 
             try:
-                return keyring.get_password(SERVICE, name)
+                value = keyring.get_password(SERVICE, name)
             except KeyringError as exc:
                 log.warning("the keyring could not be read: %s", type(exc).__name__)
                 return None
-        if self.allow_file:
-            return self._read_file().get(name)
-        return None
+        elif self.allow_file:
+            value = self._read_file().get(name)
+        else:
+            return None
+        logs.redact(value)
+        return value
 
     def set(self, name: str, value: str) -> None:
         if not value:
             self.delete(name)
             return
+        logs.redact(value)
         if _keyring_backend() is not None:
             import keyring
             from keyring.errors import KeyringError

@@ -48,11 +48,22 @@ class ModelSettings(_Section):
 class GenerationSettings(_Section):
     """How replies are sampled (applies to the next reply, no reload)."""
 
-    temperature: float = Field(0.7, ge=0.0, le=2.0)
-    top_p: float = Field(0.95, ge=0.0, le=1.0)
-    top_k: int = Field(40, ge=0, le=1000)
-    min_p: float = Field(0.05, ge=0.0, le=1.0)
-    repeat_penalty: float = Field(1.1, ge=0.5, le=2.0)
+    temperature: float = Field(
+        0.7, ge=0.0, le=2.0, description="Randomness of replies: 0 always picks the likeliest word."
+    )
+    top_p: float = Field(
+        0.95,
+        ge=0.0,
+        le=1.0,
+        description="Sample only from the likeliest words that make up this share.",
+    )
+    top_k: int = Field(40, ge=0, le=1000, description="Sample only from this many likeliest words.")
+    min_p: float = Field(
+        0.05, ge=0.0, le=1.0, description="Drop words this much less likely than the likeliest."
+    )
+    repeat_penalty: float = Field(
+        1.1, ge=0.5, le=2.0, description="Discourage repeating recent words (1: no penalty)."
+    )
     max_tokens: int = Field(512, ge=1, le=32_768, description="Longest reply in tokens.")
 
 
@@ -149,12 +160,21 @@ def _errors_to_settings_error(exc: ValidationError) -> SettingsError:
     return SettingsError(location, first["msg"])
 
 
+def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    value = raw.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise SettingsError(name, "must be a group of settings (a JSON object)")
+    return dict(value)
+
+
 def _v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
     """Version 2 moved sampling settings out of ``model`` into ``generation``."""
-    model = dict(raw.get("model") or {})
+    model = _section(raw, "model")
     moved = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens")
     generation = {k: model.pop(k) for k in moved if k in model}
-    return {**raw, "model": model, "generation": {**generation, **(raw.get("generation") or {})}}
+    return {**raw, "model": model, "generation": {**generation, **_section(raw, "generation")}}
 
 
 #: Each migration takes the raw dict of version N and returns version N+1.
@@ -168,7 +188,13 @@ class LoadedSettings:
 
 
 def migrate(raw: dict[str, Any]) -> dict[str, Any]:
-    version = int(raw.get("version", 1))
+    if not isinstance(raw, dict):
+        raise SettingsError("settings", "the file does not hold a JSON object")
+    version = raw.get("version", 1)
+    if isinstance(version, float) and version.is_integer():
+        version = int(version)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise SettingsError("version", "must be a whole number, 1 or more")
     if version > SETTINGS_VERSION:
         raise SettingsError(
             "version",
@@ -208,11 +234,14 @@ def load(path: Path) -> LoadedSettings:
     if not path.exists():
         return LoadedSettings(Settings())
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(raw, dict):
-            raise SettingsError("settings", "the file does not hold a JSON object")
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except RecursionError:  # nested deeper than any settings file could be
+            raise SettingsError("settings", "the file is nested too deeply") from None
+        except ValueError as exc:  # not UTF-8, not JSON, a number too long to read
+            raise SettingsError("settings", f"the file is not valid JSON ({exc})") from None
         return LoadedSettings(validate(raw))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, SettingsError) as exc:
+    except (OSError, SettingsError) as exc:
         backup = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
         try:
             path.replace(backup)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,7 +99,11 @@ def open_client(location: ChromaLocation) -> Any:
     except ImportError as exc:  # pragma: no cover - a broken install
         raise StoreUnavailableError(f"chromadb cannot be imported: {exc}") from exc
 
-    settings = Settings(anonymized_telemetry=False, allow_reset=False)
+    # Passed explicitly: Chroma's Settings also read the environment, and neither a
+    # CHROMA_SERVER_SSL_VERIFY=false nor an ANONYMIZED_TELEMETRY=true may override these.
+    settings = Settings(
+        anonymized_telemetry=False, allow_reset=False, chroma_server_ssl_verify=True
+    )
     try:
         if location.url:
             parts = urlsplit(location.url)
@@ -124,9 +129,47 @@ def open_client(location: ChromaLocation) -> Any:
     except StoreUnavailableError:
         raise
     except Exception as exc:
+        untrusted = _certificate_problem(exc)
+        if untrusted:
+            raise StoreUnavailableError(
+                f"the Chroma server at {location.describe()} sent a certificate this computer "
+                f"does not trust ({untrusted}); Mneme always checks certificates, so the "
+                "server needs one from an authority this computer trusts"
+            ) from exc
+        if _refused_access(exc):
+            raise StoreUnavailableError(
+                f"the Chroma server at {location.describe()} "
+                + ("refused the token" if location.token else "asks for a token")
+                + "; save the right one with `mneme-cli secret set chroma-server` "
+                "(it is kept in the system keyring)"
+            ) from exc
         raise StoreUnavailableError(
             f"the memory store at {location.describe()} cannot be opened: {exc}"
         ) from exc
+
+
+def _certificate_problem(exc: BaseException) -> str | None:
+    """Why TLS verification failed, if that is what the error (or one under it) is."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return str(seen.verify_message or seen.reason or "verification failed")
+        if "CERTIFICATE_VERIFY_FAILED" in str(seen):
+            return "certificate verify failed"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _refused_access(exc: BaseException) -> bool:
+    """A 401/403 from the server (Chroma raises its own error types for them)."""
+    code = getattr(exc, "code", None)
+    try:
+        status = code() if callable(code) else None
+    except Exception:  # only asking
+        status = None
+    return status in (401, 403) or type(exc).__name__ in ("ChromaAuthError", "AuthorizationError")
 
 
 def close_client(client: Any) -> None:

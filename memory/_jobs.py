@@ -248,6 +248,24 @@ class JobBook:
         )
         return [RunChange(r[0], RunAction(r[1]), r[2], r[3]) for r in rows]
 
+    def runs_touching(
+        self, memory_id: str, limit: int = 20
+    ) -> list[tuple[Run, tuple[RunAction, ...]]]:
+        """The runs that read or changed a memory, newest first, each with what it did
+        to it: how the memory manager answers "which run made or changed this?"."""
+        rows = self._ledger.query(
+            "SELECT c.run_id, group_concat(c.action) FROM run_changes c "
+            "JOIN runs r ON r.id = c.run_id WHERE c.memory_id=? "
+            "GROUP BY c.run_id ORDER BY max(r.started_at) DESC, c.run_id LIMIT ?",
+            (memory_id, limit),
+        )
+        found: list[tuple[Run, tuple[RunAction, ...]]] = []
+        for run_id, actions in rows:
+            run = self.run(str(run_id))
+            if run is not None:
+                found.append((run, tuple(sorted({RunAction(a) for a in actions.split(",")}))))
+        return found
+
     def mark_undone(self, run_id: str, now: float) -> None:
         with self._ledger.transaction() as db:
             db.execute("UPDATE runs SET undone_at=? WHERE id=?", (now, run_id))

@@ -164,6 +164,11 @@ def _explain(exc: sqlite3.Error, path: Path) -> str:
         return f"the memory folder {path.parent} is read-only; nothing was changed"
     if "locked" in text or "busy" in text:
         return f"another program is using the memory ledger {path}; try again"
+    if "disk i/o" in text:
+        return (
+            f"the memory ledger {path} could not be written (disk I/O error: the disk may be "
+            "full or failing); nothing was changed"
+        )
     return f"the memory ledger {path} could not be written: {exc}"
 
 
@@ -272,6 +277,25 @@ class Ledger:
                 (json.dumps(payload, ensure_ascii=False),),
             )
             return int(cursor.lastrowid or 0)
+
+    def replace_intent(self, seq: int, payloads: list[dict[str, Any]]) -> bool:
+        """Swap an intent for others in one transaction; False if the ledger cannot be
+        written (the intent then stays)."""
+        try:
+            with self.transaction() as db:
+                db.execute("DELETE FROM outbox WHERE seq=?", (seq,))
+                for payload in payloads:
+                    db.execute(
+                        "INSERT INTO outbox (payload) VALUES (?)",
+                        (json.dumps(payload, ensure_ascii=False),),
+                    )
+        except StoreUnavailableError:
+            return False
+        return True
+
+    def drop_intent(self, seq: int) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM outbox WHERE seq=?", (seq,))
 
     def pending_intents(self) -> list[tuple[int, dict[str, Any]]]:
         rows = self.query("SELECT seq, payload FROM outbox ORDER BY seq")
@@ -545,7 +569,10 @@ class Ledger:
     def conversations(self, where: str = "", params: Sequence[Any] = ()) -> list[Conversation]:
         rows = self.query(
             "SELECT c.id, c.title, c.created_at, c.updated_at,"
-            " (SELECT count(*) FROM items i WHERE i.conversation_id = c.id AND i.kind='episode')"
+            # INDEXED BY: left to itself SQLite counts through items_kind_said, reading
+            # every turn once per conversation (4 s for 100 conversations at 100k items).
+            " (SELECT count(*) FROM items i INDEXED BY items_conversation"
+            "  WHERE i.conversation_id = c.id AND i.kind='episode')"
             " FROM conversations c"
             + (f" WHERE {where}" if where else "")
             + " ORDER BY c.updated_at DESC",

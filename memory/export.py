@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any
 
-from ._validation import check_extra, check_text
+from ._validation import check_id, check_memory, check_text, check_time
 from .errors import InvalidMemoryError
-from .records import Author, Conversation, Kind, ListQuery, Memory, SortKey, State
+from .records import Conversation, Kind, ListQuery, Memory, SortKey, State
 from .store import MemoryStore
 
 FORMAT = "mneme-memory-export"
@@ -52,36 +52,67 @@ def _memory_dict(memory: Memory) -> dict[str, Any]:
 
 
 _FIELDS = {f.name for f in fields(Memory)}
+_REQUIRED = ("id", "kind", "text", "said_at", "stored_at", "updated_at")
+_NUMBERS = (
+    "said_at",
+    "stored_at",
+    "updated_at",
+    "importance",
+    "confidence",
+    "valid_from",
+    "valid_to",
+    "last_access",
+)
+
+
+def _number(name: str, value: Any) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise InvalidMemoryError(f"{name} must be a number, not {type(value).__name__}")
+    try:
+        return float(value)
+    except OverflowError:
+        raise InvalidMemoryError(f"{name} is far too large a number") from None
 
 
 def memory_from_dict(data: Any) -> Memory:
-    """A memory from its exported form; InvalidMemoryError says what is wrong."""
+    """A memory from its exported form, every field checked as the store checks a write;
+    InvalidMemoryError says what is wrong."""
     if not isinstance(data, dict):
         raise InvalidMemoryError("a memory must be a JSON object")
     unknown = set(data) - _FIELDS
     if unknown:
-        raise InvalidMemoryError(f"unknown fields {sorted(unknown)}")
-    try:
-        values = dict(data)
-        values["kind"] = Kind(values["kind"])
-        values["state"] = State(values.get("state", "active"))
-        values["author"] = Author(values.get("author", "chat"))
-        values["sources"] = tuple(str(s) for s in values.get("sources") or ())
-        values["extra"] = check_extra(values.get("extra") or {})
-        values["text"] = check_text(values["text"])
-        for name in ("said_at", "stored_at", "updated_at", "importance", "confidence"):
-            if name in values:
-                values[name] = float(values[name])
-        for name in ("seq", "version", "access_count"):
-            if name in values:
-                values[name] = int(values[name])
-        if not isinstance(values.get("id"), str) or not values["id"]:
-            raise InvalidMemoryError("a memory needs an id")
-        return Memory(**values)
-    except KeyError as exc:
-        raise InvalidMemoryError(f"missing field {exc.args[0]!r}") from None
-    except (TypeError, ValueError) as exc:
-        raise InvalidMemoryError(str(exc)) from None
+        raise InvalidMemoryError(f"unknown fields {sorted(str(k)[:40] for k in unknown)[:5]}")
+    missing = [name for name in _REQUIRED if name not in data]
+    if missing:
+        raise InvalidMemoryError(f"missing field {missing[0]!r}")
+    values = dict(data)
+    for name in _NUMBERS:
+        if values.get(name) is not None:
+            values[name] = _number(name, values[name])
+    sources = values.get("sources")
+    if sources is not None and not isinstance(sources, list):
+        raise InvalidMemoryError("sources must be a list of memory ids")
+    values["sources"] = tuple(sources or ())
+    if values.get("extra") is None:
+        values["extra"] = {}
+    return check_memory(Memory(**values))
+
+
+def conversation_from_dict(data: Any) -> Conversation:
+    if not isinstance(data, dict):
+        raise InvalidMemoryError("a conversation must be a JSON object")
+    title = data.get("title") or ""
+    if not isinstance(title, str):
+        raise InvalidMemoryError("a conversation's title must be text")
+    created = check_time("created_at", _number("created_at", data.get("created_at")))
+    updated = check_time("updated_at", _number("updated_at", data.get("updated_at")))
+    assert created is not None and updated is not None
+    return Conversation(
+        check_id("a conversation's id", data.get("id")),
+        " ".join(check_text(title).split())[:200] if title.strip() else "",
+        created,
+        updated,
+    )
 
 
 def _all(store: MemoryStore) -> Iterator[Memory]:
@@ -149,11 +180,16 @@ def read_export(path: str | Path) -> dict[str, Any]:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise ExportFormatError(f"{path} cannot be read: {exc}") from exc
-    except json.JSONDecodeError as exc:
+    except RecursionError:
+        raise ExportFormatError(f"{path} is nested too deeply to be a memory export") from None
+    except ValueError as exc:  # not JSON, or a number too long to read
         raise ExportFormatError(f"{path} is not valid JSON ({exc})") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ExportFormatError(f"{path} is not a Mneme memory export")
-    if not isinstance(data.get("version"), int) or data["version"] > VERSION:
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ExportFormatError(f"{path} has no valid export format version")
+    if version > VERSION:
         raise ExportFormatError(
             f"{path} was written by a newer Mneme (export format {data.get('version')!r})"
         )
@@ -168,6 +204,7 @@ def import_json(
 ) -> ImportReport:
     data = read_export(path)
     report = ImportReport()
+    before = {c.id for c in store.conversations()}
     memories: list[Memory] = []
     for i, raw in enumerate(data.get("memories", [])):
         try:
@@ -179,21 +216,16 @@ def import_json(
         try:
             if not isinstance(raw, dict):
                 raise InvalidMemoryError("a history entry must be a JSON object")
-            history.append((memory_from_dict(raw.get("memory")), float(raw["changed_at"])))
-        except (InvalidMemoryError, KeyError, TypeError, ValueError) as exc:
+            changed_at = check_time("changed_at", _number("changed_at", raw.get("changed_at")))
+            assert changed_at is not None
+            history.append((memory_from_dict(raw.get("memory")), changed_at))
+        except InvalidMemoryError as exc:
             report.skipped.append(f"history entry #{i + 1}: {exc}")
     conversations: list[Conversation] = []
     for i, raw in enumerate(data.get("conversations", [])):
         try:
-            conversations.append(
-                Conversation(
-                    str(raw["id"]),
-                    str(raw.get("title", "")),
-                    float(raw["created_at"]),
-                    float(raw["updated_at"]),
-                )
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            conversations.append(conversation_from_dict(raw))
+        except InvalidMemoryError as exc:
             report.skipped.append(f"conversation #{i + 1}: {exc}")
 
     done = 0
@@ -207,8 +239,11 @@ def import_json(
         done += len(chunk)
         if progress:
             progress(done, len(memories))
-    store.restore_conversations(conversations)
-    report.conversations = len(conversations)
+    # titles and times as exported, for the conversations this import brought; one
+    # already here keeps its own (renamed since, say)
+    new = [c for c in conversations if c.id not in before]
+    store.restore_conversations(new)
+    report.conversations = len(new)
     return report
 
 

@@ -8,10 +8,13 @@ stores safely; ``retrieval.py`` how search ranks.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
 import logging
+import shutil
+import sqlite3
 import threading
 import time
 import uuid
@@ -27,7 +30,15 @@ from ._forgetting import ForgetReport
 from ._jobs import JobBook
 from ._ledger import Ledger, LedgerDamagedError, memory_from_row, record_json, sql_where
 from ._maintenance import Progress
-from ._validation import check_extra, check_text, check_time, check_unit
+from ._validation import (
+    check_extra,
+    check_id,
+    check_label,
+    check_memory,
+    check_text,
+    check_time,
+    check_unit,
+)
 from .embedding import Embedder
 from .errors import (
     EmbedderMismatchError,
@@ -94,8 +105,53 @@ class _Listeners:
                 log.exception("memory change listener failed")
 
 
+_LOW_DISK = 64 * 1024 * 1024
+
+
+def _not_saved(exc: BaseException, folder: Path, *, done: bool = True) -> str:
+    """What a failed write means for the person: why (a full disk named as such), and
+    that what was stored before is safe."""
+    reason = str(exc)
+    text = reason.lower()
+    try:
+        low = shutil.disk_usage(folder).free < _LOW_DISK
+    except OSError:
+        low = False
+    if low and "full" not in text:
+        reason = f"the disk holding your memory ({folder}) is full ({reason})"
+    elif ("read-only" in text or "readonly" in text) and str(folder) not in reason:
+        reason = f"the memory folder {folder} has become read-only ({reason})"
+    elif "read-only" not in text and "full" not in text and "disk i/o" not in text:
+        reason = f"{reason} (the disk may be full, read-only or failing)"
+    if not done:
+        return reason
+    if "nothing was changed" not in reason:
+        reason += "; nothing was changed"
+    return reason + " and what was stored before is safe"
+
+
+def _compensations(
+    memories: Sequence[Memory], before: Mapping[str, Memory]
+) -> list[dict[str, Any]]:
+    """Intents that undo a failed upsert: forget what it added, put back what it changed."""
+    undo: list[dict[str, Any]] = []
+    fresh = [m.id for m in memories if m.id not in before]
+    if fresh:
+        undo.append({"op": "delete", "ids": fresh})
+    old = [before[m.id] for m in memories if m.id in before]
+    if old:
+        records = [{"text": m.text, "record": record_json(m)} for m in old]
+        undo.append({"op": "upsert", "records": records, "history": [], "reembed": True})
+    return undo
+
+
 def _new_id(kind: Kind) -> str:
     return f"{kind.value[:2]}-{uuid.uuid4().hex}"
+
+
+def _without_flag(extra: Mapping[str, Scalar]) -> dict[str, Scalar]:
+    """``extra`` without consolidation's mark of an open contradiction."""
+    return {k: v for k, v in extra.items() if k != "conflicts_with"}
 
 
 def _selective(filters: SearchFilter) -> bool:
@@ -194,6 +250,8 @@ class MemoryStore:
         self._speakers: list[str] | None = None
         self._df: dict[str, tuple[int, int]] = {}
         self._closed = False
+        self._unwritable: str | None = None
+        """Why writes are refused until the store is opened again (after a storage failure)."""
         self.warnings: list[str] = []
         """Things the person should know about how the store was opened."""
         self.retriever = Retriever(_StoreIndex(self), clock, retrieval)
@@ -340,9 +398,15 @@ class MemoryStore:
         return self._embedder
 
     def subscribe(self, callback: Callable[[Change], None]) -> Callable[[], None]:
-        """Call ``callback`` after every committed write; returns an unsubscribe."""
+        """Call ``callback`` after every committed write; returns an unsubscribe, which
+        may be called more than once."""
         self._listeners.callbacks.append(callback)
-        return lambda: self._listeners.callbacks.remove(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.callbacks.remove(callback)
+
+        return unsubscribe
 
     # -- writing ------------------------------------------------------------------
 
@@ -522,8 +586,17 @@ class MemoryStore:
             if not existing:
                 return DeleteReport((), ())
             derived = self._ledger.derived_from(existing)
+            self._check_writable()
             seq = self._ledger.push_intent({"op": "delete", "ids": existing})
-            self._apply_delete(seq, existing)
+            try:
+                self._apply_delete(seq, existing)
+            except StoreUnavailableError as exc:  # what was asked for is done at the next open
+                message = (
+                    f"{_not_saved(exc, self.folder, done=False)}; the deletion will be "
+                    "finished the next time the memory is opened"
+                )
+                self._refuse_writes(message)
+                raise StoreUnavailableError(message) from exc
             self._speakers = None
         self._listeners.emit(Change(deleted=tuple(existing)))
         return DeleteReport(tuple(existing), tuple(derived))
@@ -561,6 +634,48 @@ class MemoryStore:
         )
         return [str(r[0]) for r in rows]
 
+    def resolve_conflict(self, keep_id: str, drop_id: str | None = None) -> list[Memory]:
+        """Settle a contradiction that consolidation flagged (``extra["conflicts_with"]``
+        on the newer fact) the way the person decided; returns the changed memories.
+
+        With ``drop_id``, ``keep_id`` holds and ``drop_id`` is superseded by it the
+        way consolidation supersedes: valid until the later of the two became valid
+        (a dropped older fact stays in ``facts_as_of`` for the time it held; a
+        dropped newer one never held), linked by ``superseded_by``, its earlier
+        version in history; nothing is deleted. Without ``drop_id`` both are true.
+        The flag goes from whichever of the two carries it, in one commit, so a
+        crash leaves the pair either undecided or decided.
+        """
+        with self._write_lock:
+            keep = self.get(keep_id)
+            drop = self.get(drop_id) if drop_id is not None else None
+            if drop is not None and drop.id == keep.id:
+                raise InvalidMemoryError("a fact cannot be kept instead of itself")
+            wanted: list[tuple[Memory, dict[str, Any]]] = []
+            if drop is None or keep.extra.get("conflicts_with") == drop.id:
+                wanted.append((keep, {"extra": _without_flag(keep.extra)}))
+            if drop is not None:
+                changes: dict[str, Any] = {}
+                if drop.extra.get("conflicts_with") == keep.id:
+                    changes["extra"] = _without_flag(drop.extra)
+                if drop.state is not State.SUPERSEDED:  # one superseded already keeps its successor
+                    start = max(keep.valid_from or keep.said_at, drop.valid_from or drop.said_at)
+                    changes.update(state=State.SUPERSEDED, valid_to=start, superseded_by=keep.id)
+                wanted.append((drop, changes))
+            now, user = self._clock(), Author.USER
+            changed = [
+                (old, replace(old, **c, version=old.version + 1, updated_at=now, author=user))
+                for old, c in wanted
+                if any(getattr(old, k) != v for k, v in c.items())
+            ]
+            if changed:
+                self._commit_upserts(
+                    [new for _, new in changed], [(old, now) for old, _ in changed], reembed=False
+                )
+        if changed:
+            self._listeners.emit(Change(updated=tuple(new.id for _, new in changed)))
+        return [new for _, new in changed]
+
     def restore(
         self, memories: Sequence[Memory], history: Sequence[tuple[Memory, float]] = ()
     ) -> list[str]:
@@ -571,12 +686,15 @@ class MemoryStore:
         ``history`` holds earlier versions with the time each was replaced.
         Memories whose id already exists are skipped; returns the ids written.
         """
-        for m in memories:
-            check_text(m.text)
-            check_extra(m.extra)
+        memories = [check_memory(m) for m in memories]
+        history = [(check_memory(h), check_time("changed_at", at) or 0.0) for h, at in history]
         with self._write_lock:
             existing = self._ledger.get([m.id for m in memories])
-            new = [m for m in memories if m.id not in existing]
+            new: list[Memory] = []
+            for m in memories:  # an id given twice is written once, the first time
+                if m.id not in existing:
+                    existing[m.id] = m
+                    new.append(m)
             for chunk in _chroma.batched(new, 500):
                 ids = {m.id for m in chunk}
                 self._commit_upserts(list(chunk), [h for h in history if h[0].id in ids])
@@ -657,10 +775,15 @@ class MemoryStore:
         total = self._ledger.count(where, params)
         column = {SortKey.KIND: "items.kind"}.get(query.sort, f"items.{query.sort.value}")
         order = "DESC" if query.descending else "ASC"
+        ordering = f"ORDER BY {column} {order}, items.seq {order}, items.rowid {order}"
+        # The page's rows are picked from the items table alone, then read with their text:
+        # ordering the join with the text table sorted every row (0.5 s a page at 100k).
+        page = (
+            f"items.rowid IN (SELECT items.rowid FROM items{' WHERE ' + where if where else ''}"
+            f" {ordering} LIMIT ? OFFSET ?)"
+        )
         items = self._ledger.select(
-            where,
-            [*params, max(0, query.limit), max(0, query.offset)],
-            f"ORDER BY {column} {order}, items.seq {order}, items.rowid {order} LIMIT ? OFFSET ?",
+            page, [*params, max(0, query.limit), max(0, query.offset)], ordering
         )
         return Page(tuple(items), total, query.offset)
 
@@ -805,6 +928,14 @@ class MemoryStore:
 
     def restore_conversations(self, conversations: Sequence[Conversation]) -> None:
         """Put back conversation titles and times as exported (the import path)."""
+        for c in conversations:
+            check_id("a conversation's id", c.id)
+            check_label("a conversation's title", c.title)
+            if (
+                check_time("created_at", c.created_at) is None
+                or check_time("updated_at", c.updated_at) is None
+            ):
+                raise InvalidMemoryError("a conversation needs the times it began and changed")
         with self._ledger.transaction() as db:
             db.executemany(
                 "INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)"
@@ -889,12 +1020,66 @@ class MemoryStore:
             ],
             "reembed": reembed,
         }
+        self._check_writable()
+        before = self._ledger.get([m.id for m in memories])
         seq = self._ledger.push_intent(payload)
-        self._apply_upsert(seq, memories, history, reembed=reembed)
+        try:
+            self._apply_upsert(seq, memories, history, reembed=reembed)
+        except InvalidMemoryError:
+            # Refused for what it is, not for where it goes (Chroma is fine): put back
+            # what was written and forget it; replayed, it would fail at every open.
+            self._undo_upsert(seq, memories, before)
+            raise
+        except StoreUnavailableError as exc:
+            # The caller is told the write failed, so it must not come back at the next
+            # open (a message sent again would then be there twice). Chroma cannot be
+            # asked to put things back now (right after a failed write on a full disk
+            # it can hang), so the intent is swapped, in the ledger, for writes that
+            # restore what was there; they run first at the next open, and until then
+            # the store takes no more writes. If even the ledger cannot be written, the
+            # intent stays and the next open finishes the write; the message says which.
+            undone = self._ledger.replace_intent(seq, _compensations(memories, before))
+            message = _not_saved(exc, self.folder, done=undone)
+            if not undone:
+                message += "; it will be finished the next time the memory is opened"
+            self._refuse_writes(message)
+            raise StoreUnavailableError(message) from exc
         if self._speakers is not None:
             self._speakers = sorted(
                 set(self._speakers) | {m.speaker for m in memories if m.speaker}
             )
+
+    def _check_writable(self) -> None:
+        if self._unwritable is not None:
+            raise StoreUnavailableError(self._unwritable)
+
+    def _refuse_writes(self, reason: str) -> None:
+        self._unwritable = (
+            f"the memory takes no more changes until Mneme opens it again, after an earlier "
+            f"write failed ({reason[:300]}); restart Mneme once the disk can be written"
+        )
+
+    def _undo_upsert(self, seq: int, memories: list[Memory], before: dict[str, Memory]) -> bool:
+        """Make Chroma hold what the ledger holds again after a write it refused; False if
+        that failed too (the intent then stays, and the next open finishes the write)."""
+        try:
+            fresh = [m.id for m in memories if m.id not in before]
+            for chunk in _chroma.batched(fresh, _CHROMA_BATCH):
+                self._collection.delete(ids=list(chunk))
+            failed = {m.id: m for m in memories}
+            old = [before[m.id] for m in memories if m.id in before]
+            for chunk in _chroma.batched(old, _CHROMA_BATCH):
+                self._collection.upsert(
+                    ids=[m.id for m in chunk],
+                    embeddings=self._embedder.embed([_indexing.dense_text(m) for m in chunk]),
+                    documents=[m.text for m in chunk],
+                    metadatas=[_chroma_metadata(m, failed[m.id]) for m in chunk],
+                )
+            self._ledger.drop_intent(seq)
+        except Exception:
+            log.warning("a failed memory write could not be undone; the next open finishes it")
+            return False
+        return True
 
     def _apply_upsert(
         self,
@@ -904,10 +1089,11 @@ class MemoryStore:
         *,
         reembed: bool,
     ) -> None:
+        replaced = {old.id: old for old, _ in history}
         try:
             for chunk in _chroma.batched(memories, _CHROMA_BATCH):
                 ids = [m.id for m in chunk]
-                metadatas = [_chroma.metadata_of(m) for m in chunk]
+                metadatas = [_chroma_metadata(m, replaced.get(m.id)) for m in chunk]
                 if reembed:
                     vectors = self._embedder.embed([_indexing.dense_text(m) for m in chunk])
                     self._collection.upsert(
@@ -918,14 +1104,21 @@ class MemoryStore:
                     )
                 else:
                     self._collection.update(ids=ids, metadatas=metadatas)
+        except (ValueError, TypeError, OverflowError) as exc:  # Chroma's checks of a record
+            raise InvalidMemoryError(f"the memory could not be written: {exc}") from exc
         except Exception as exc:
             raise StoreUnavailableError(f"the memory could not be written: {exc}") from exc
-        with self._ledger.transaction() as db:
-            for old, changed_at in history:
-                Ledger.add_history(db, old, changed_at)
-            Ledger.put_items(db, memories)
-            Ledger.touch_conversations(db, memories)
-            db.execute("DELETE FROM outbox WHERE seq=?", (seq,))
+        try:
+            with self._ledger.transaction() as db:
+                for old, changed_at in history:
+                    Ledger.add_history(db, old, changed_at)
+                Ledger.put_items(db, memories)
+                Ledger.touch_conversations(db, memories)
+                db.execute("DELETE FROM outbox WHERE seq=?", (seq,))
+        except (sqlite3.IntegrityError, sqlite3.ProgrammingError, ValueError, TypeError) as exc:
+            if isinstance(exc, InvalidMemoryError):
+                raise
+            raise InvalidMemoryError(f"the memory could not be indexed: {exc}") from exc
 
     def _apply_delete(self, seq: int, ids: list[str]) -> None:
         try:
@@ -938,15 +1131,46 @@ class MemoryStore:
             db.execute("DELETE FROM outbox WHERE seq=?", (seq,))
 
     def _replay_outbox(self) -> None:
-        """Finish writes that a crash interrupted; each step is idempotent."""
+        """Finish writes that a crash interrupted; each step is idempotent.
+
+        A write that can never be applied (refused for its content) is kept in a file
+        beside the store instead, with a warning: it must not stop the store opening.
+        """
         for seq, payload in self._ledger.pending_intents():
             log.info("replaying interrupted memory write #%d (%s)", seq, payload.get("op"))
-            if payload["op"] == "delete":
-                self._apply_delete(seq, list(payload["ids"]))
-            elif payload["op"] == "upsert":
-                memories = [memory_from_row(r["record"], r["text"]) for r in payload["records"]]
-                history = [
-                    (memory_from_row(r["record"], r["text"]), float(r["changed_at"]))
-                    for r in payload["history"]
-                ]
-                self._apply_upsert(seq, memories, history, reembed=bool(payload["reembed"]))
+            try:
+                if payload["op"] == "delete":
+                    self._apply_delete(seq, list(payload["ids"]))
+                elif payload["op"] == "upsert":
+                    memories = [memory_from_row(r["record"], r["text"]) for r in payload["records"]]
+                    history = [
+                        (memory_from_row(r["record"], r["text"]), float(r["changed_at"]))
+                        for r in payload["history"]
+                    ]
+                    self._apply_upsert(seq, memories, history, reembed=bool(payload["reembed"]))
+                else:
+                    raise InvalidMemoryError(f"unknown kind of write {payload['op']!r}")
+            except (InvalidMemoryError, KeyError, TypeError, ValueError) as exc:
+                self._set_aside(seq, payload, exc)
+
+    def _set_aside(self, seq: int, payload: dict[str, Any], exc: Exception) -> None:
+        folder = self.folder / "unfinished-writes"
+        folder.mkdir(exist_ok=True, mode=0o700)
+        path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{seq}.json"
+        path.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+        self._ledger.drop_intent(seq)
+        log.warning("an interrupted memory write could not be finished; it was kept aside")
+        self.warnings.append(
+            f"A memory write interrupted earlier could not be finished ({str(exc)[:200]}); "
+            f"what it held is kept in {path}."
+        )
+
+
+def _chroma_metadata(memory: Memory, replaced: Memory | None) -> dict[str, Any]:
+    """Chroma merges metadata into what it holds, so a key the new version dropped (a
+    cleared flag, a ``valid_to`` reset by an undo) is sent as None, which deletes it;
+    otherwise a ledger rebuilt from Chroma would bring the old value back."""
+    meta = _chroma.metadata_of(memory)
+    if replaced is not None:
+        meta.update({k: None for k in _chroma.metadata_of(replaced) if k not in meta})
+    return meta

@@ -1,88 +1,154 @@
-"""The conversation: messages as they were said, and the reply as it streams.
+"""The conversation: one widget per message, and the reply as it streams.
 
-Tokens are inserted at the end of the reply's block through one text cursor,
-so streaming never re-lays out earlier messages (no flicker), and the view
-follows the reply only while the reader is already at the bottom.
+The view follows new text only while the reader is at the bottom; a reader
+who scrolled up to read stays where they are (no jumping scroll).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QKeyEvent, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QPlainTextEdit, QTextBrowser, QWidget
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QFrame, QPlainTextEdit, QScrollArea, QVBoxLayout, QWidget
 
-_ROLE_LABEL = {"user": "You", "assistant": "Mneme", "system": "System", "notice": ""}
+from memory import Hit
+
+from .message_widget import MessageWidget
 
 
-class ChatView(QTextBrowser):
+class ChatView(QScrollArea):
+    regenerateRequested = Signal()
+    editSubmitted = Signal(int, str)
+    """(index of the user turn in the conversation, its new text)."""
+    memoryActivated = Signal(str)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setOpenExternalLinks(False)
         self.setObjectName("chatView")
-        self._reply_cursor: QTextCursor | None = None
-        self._reply_text: list[str] = []
-
-    def _at_bottom(self) -> bool:
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._content = QWidget()
+        self._content.setObjectName("chatContent")
+        self._layout = QVBoxLayout(self._content)
+        self._layout.setContentsMargins(8, 8, 8, 8)
+        self._layout.setSpacing(8)
+        self._layout.addStretch(1)
+        self.setWidget(self._content)
+        self.messages: list[MessageWidget] = []
+        self._reply: MessageWidget | None = None
+        self._busy = False
+        self._follow = True
         bar = self.verticalScrollBar()
-        return bar.value() >= bar.maximum() - 4
+        bar.valueChanged.connect(self._scrolled)
+        bar.rangeChanged.connect(self._range_changed)
 
-    def _append_block(self, role: str) -> QTextCursor:
-        cursor = QTextCursor(self.document())
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        if not self.document().isEmpty():
-            cursor.insertBlock()
-            cursor.insertBlock()
-        label = _ROLE_LABEL.get(role, role)
-        if label:
-            bold = QTextCharFormat()
-            bold.setFontWeight(QFont.Weight.Bold)
-            cursor.insertText(label, bold)
-            cursor.insertBlock()
-        cursor.setCharFormat(QTextCharFormat())
-        return cursor
+    # -- scrolling ------------------------------------------------------------------
 
-    def add_message(self, role: str, text: str) -> None:
-        follow = self._at_bottom()
-        cursor = self._append_block(role)
-        if role == "notice":
-            italic = QTextCharFormat()
-            italic.setFontItalic(True)
-            cursor.insertText(text, italic)
-        else:
-            cursor.insertText(text)
-        if follow:
-            self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
+    def _scrolled(self, value: int) -> None:
+        self._follow = value >= self.verticalScrollBar().maximum() - 4
 
-    def begin_reply(self) -> None:
-        self._reply_cursor = self._append_block("assistant")
-        self._reply_text = []
+    def _range_changed(self, _minimum: int, maximum: int) -> None:
+        if self._follow:
+            self.verticalScrollBar().setValue(maximum)
+
+    def scroll_to_bottom(self) -> None:
+        self._follow = True
         self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
 
-    def append_token(self, text: str) -> None:
-        if self._reply_cursor is None:
-            self.begin_reply()
-        assert self._reply_cursor is not None
-        follow = self._at_bottom()
-        self._reply_cursor.insertText(text)
-        self._reply_text.append(text)
-        if follow:
-            self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
+    # -- messages -------------------------------------------------------------------
 
-    def end_reply(self, note: str | None = None) -> None:
-        if self._reply_cursor is not None and note:
-            italic = QTextCharFormat()
-            italic.setFontItalic(True)
-            self._reply_cursor.insertText(f"  [{note}]", italic)
-        self._reply_cursor = None
+    def _add(self, message: MessageWidget) -> MessageWidget:
+        message.regenerateRequested.connect(self.regenerateRequested)
+        message.editSubmitted.connect(lambda text, m=message: self._edit_submitted(m, text))
+        message.memoryActivated.connect(self.memoryActivated)
+        self._layout.insertWidget(self._layout.count() - 1, message)
+        self.messages.append(message)
+        self._update_actions()
+        return message
+
+    def add_message(
+        self,
+        role: str,
+        text: str,
+        *,
+        when: float | None = None,
+        used: Sequence[Hit] = (),
+        note: str | None = None,
+    ) -> MessageWidget:
+        message = self._add(MessageWidget(role, text, when=when, parent=self._content))
+        if used or note:
+            message.finish(note, used)
+        return message
+
+    def begin_reply(self) -> MessageWidget:
+        self._reply = self._add(MessageWidget("assistant", streaming=True, parent=self._content))
+        self._reply.actions_visible(False)
+        self.scroll_to_bottom()
+        return self._reply
+
+    def append_token(self, text: str) -> None:
+        if self._reply is None:
+            self.begin_reply()
+        assert self._reply is not None
+        self._reply.append(text)
+
+    def end_reply(self, note: str | None = None, used: Sequence[Hit] = ()) -> None:
+        if self._reply is not None:
+            self._reply.finish(note, used)
+            self._reply.actions_visible(True)
+        self._reply = None
+        self._update_actions()
 
     @property
     def streaming_text(self) -> str:
-        return "".join(self._reply_text)
+        return self._reply.text if self._reply is not None else ""
+
+    def turns(self) -> list[MessageWidget]:
+        """The messages that are turns of the conversation (not notices)."""
+        return [m for m in self.messages if m.role in ("user", "assistant")]
+
+    def truncate_after(self, turn_index: int) -> None:
+        """Remove the turns after ``turn_index`` (they are being answered again)."""
+        for message in self.turns()[turn_index + 1 :]:
+            self.messages.remove(message)
+            message.deleteLater()
+        self._update_actions()
+
+    def remove_last_reply(self) -> None:
+        turns = self.turns()
+        if turns and turns[-1].role == "assistant":
+            self.truncate_after(len(turns) - 2)
 
     def reset(self) -> None:
-        self.clear()
-        self._reply_cursor = None
-        self._reply_text = []
+        for message in self.messages:
+            message.deleteLater()
+        self.messages = []
+        self._reply = None
+        self._follow = True
+
+    def set_busy(self, busy: bool) -> None:
+        """While a reply is being made, nothing can be edited or regenerated."""
+        self._busy = busy
+        self._update_actions()
+
+    def _update_actions(self) -> None:
+        turns = self.turns()
+        for i, message in enumerate(turns):
+            message.set_last_reply(i == len(turns) - 1)
+            message.set_actions_enabled(not self._busy)
+
+    def _edit_submitted(self, message: MessageWidget, text: str) -> None:
+        turns = self.turns()
+        if message in turns and not self._busy:
+            self.editSubmitted.emit(turns.index(message), text)
+
+    def toPlainText(self) -> str:
+        return "\n\n".join(m.plain_text() for m in self.messages)
+
+    def is_empty(self) -> bool:
+        return not self.messages
 
 
 class MessageInput(QPlainTextEdit):

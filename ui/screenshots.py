@@ -1,8 +1,12 @@
-"""Drive the real app through its screens and save a PNG of each.
+"""Drive the real app through its main screens and save a PNG of each.
 
-    xvfb-run -s "-screen 0 1280x800x24" python -m ui.screenshots OUTDIR [--home DIR]
+    xvfb-run -s "-screen 0 1400x900x24" python -m ui.screenshots OUTDIR [--home DIR]
 
-Uses a fresh data folder (or ``--home``) so the pictures show a first run.
+Uses a fresh data folder (or ``--home``) so the pictures start at the first
+run: the welcome, a chat with the bundled model, recall in a new conversation
+with the memories it used, the memory manager and its editor, a
+consolidation run, the settings, the model manager, a temporary chat and the
+dark theme. The script is a list of steps; each waits for what it needs.
 """
 
 from __future__ import annotations
@@ -10,11 +14,14 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
+
+Step = Iterator[Callable[[], bool]]
+"""A step yields conditions; it goes on when each holds."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,67 +33,120 @@ def main(argv: list[str] | None = None) -> int:
     home = args.home or Path(tempfile.mkdtemp(prefix="mneme-shots-"))
 
     from assistant.core import Assistant
+    from assistant.settings import updated
 
     from .main_window import MainWindow
     from .session import AppSession, PartState
+    from .theme import apply_theme
+    from .welcome import WelcomeDialog
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
     session = AppSession(Assistant.from_environment(home))
+    apply_theme(app, session.settings.ui)
+    session.settingsApplied.connect(lambda s: apply_theme(app, s.ui))
     window = MainWindow(session)
-    window.resize(1200, 760)
+    window.resize(1280, 800)
     window.show()
-    session.start()
     saved: list[Path] = []
 
-    def shot(name: str) -> None:
+    def shot(name: str, widget: QWidget | None = None) -> None:
         path = args.outdir / f"{name}.png"
-        window.grab().save(str(path))
+        (widget or window).grab().save(str(path))
         saved.append(path)
 
-    def when(cond: Callable[[], bool], then: Callable[[], None]) -> None:
-        def poll() -> None:
-            if cond():
-                then()
-            else:
-                QTimer.singleShot(50, poll)
+    def ready() -> bool:
+        return session.model_state is PartState.READY and session.store is not None
 
-        poll()
+    def idle() -> bool:
+        return ready() and not session.generating and not session.operations.busy
 
-    script = [
-        "Hi! I'm Rosa. I grow tomatoes on my balcony in Lisbon.",
-        "What vegetables would go well with tomatoes?",
-    ]
+    def say(text: str) -> Step:
+        window.input.setPlainText(text)
+        window.send_button.click()
+        yield lambda: session.generating
+        yield idle
 
-    def step(i: int) -> None:
-        if i == len(script):
-            window.new_conversation()
-            window.send("Where do I grow my tomatoes?")
-            when(
-                lambda: not session.generating and "Where do I" in window.chat_view.toPlainText(),
-                lambda: QTimer.singleShot(300, finish),
-            )
-            return
-        window.send(script[i])
-        when(lambda: not session.generating, lambda: QTimer.singleShot(200, lambda: after(i)))
-
-    def after(i: int) -> None:
-        if i == 0:
-            shot("01-first-reply")
-        step(i + 1)
-
-    def finish() -> None:
-        shot("02-recall-in-new-conversation")
+    def script() -> Step:
+        welcome = WelcomeDialog(session, window)
+        welcome.open()
+        session.start()
+        yield ready
+        shot("00-welcome-first-run", welcome)
+        welcome.accept()
+        yield idle
+        yield from say("Hi! I'm Rosa. I grow tomatoes and basil on my balcony in Lisbon.")
+        yield from say("Give me three tips for watering tomatoes, as a list.")
+        shot("01-chat-markdown-reply")
+        window.new_conversation()
+        yield from say("Where do I grow my tomatoes?")
+        reply = window.chat_view.turns()[-1]
+        if not reply.used_button.isHidden():
+            reply.used_button.click()
+        yield lambda: True
+        shot("02-recall-with-used-memories")
+        done: list[object] = []
+        session.consolidationFinished.connect(done.append)
+        session.consolidate(everything=True)
+        yield lambda: bool(done)
+        yield idle
+        runs = window.show_runs()
+        yield lambda: runs is not None and runs.model.rowCount() > 0
+        shot("03-consolidation-runs", runs)
+        if runs is not None:
+            runs.close()
+        manager = window.show_memories()
+        dialog = window.memory_dialog
+        yield lambda: manager.model.total > 0 and not manager.model.loading
+        manager.table.selectRow(0)
+        yield lambda: manager.detail.memory_id is not None
+        yield lambda: True
+        shot("04-memory-manager", dialog)
+        if manager.detail.memory_id:
+            editor = manager.edit_memory(manager.detail.memory_id)
+            yield lambda: True
+            shot("05-memory-editor", editor)
+            editor.reject()
+        if dialog is not None:
+            dialog.hide()
+        settings = window.show_settings()
+        yield lambda: True
+        shot("06-settings", settings)
+        settings.reject()
+        models = window.show_models()
+        yield lambda: True
+        shot("07-model-manager", models)
+        models.close()
+        window.temporary_button.click()
+        yield from say("This is a temporary chat: do not remember it.")
+        shot("08-temporary-chat")
+        window.temporary_button.click()
+        session.apply_settings(updated(session.settings, {"ui.theme": "dark"}))
+        yield lambda: session.settings.ui.theme == "dark"
+        yield idle
+        if session.store is not None:
+            window.open_conversation(session.store.conversations()[-1].id)
+        yield lambda: not window.chat_view.is_empty()
+        shot("09-dark-theme")
         window.close()
         app.quit()
 
-    def start() -> None:
-        shot("00-ready")
-        step(0)
+    steps = script()
 
-    when(
-        lambda: session.model_state is PartState.READY and session.memory_state is PartState.READY,
-        start,
-    )
+    def advance() -> None:
+        try:
+            condition = next(steps)
+        except StopIteration:
+            return
+        wait_for(condition)
+
+    def wait_for(condition: Callable[[], bool]) -> None:
+        if condition():
+            QTimer.singleShot(300, advance)  # let the screen settle
+        else:
+            QTimer.singleShot(50, lambda: wait_for(condition))
+
+    QTimer.singleShot(0, advance)
     app.exec()
     for path in saved:
         print(path)

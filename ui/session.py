@@ -9,16 +9,19 @@ from any thread (a reply being remembered, a delete) arrive as one
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from assistant.chat import Finished, Reply
+from assistant import conversations
+from assistant.chat import ChatService, Finished, Reply
 from assistant.core import Assistant
 from assistant.llm.base import CancelToken
-from memory import Change, MemoryStore
+from assistant.settings import Settings
+from memory import Change, Hit, Memory, MemoryStore, StoreUnavailableError
 from memory.consolidation import RunReport, undo_run
 
 from .operations import Operations
@@ -48,12 +51,25 @@ class AppSession(QObject):
     """Each event of the reply being made (Retrieved, PromptReady, Token, Finished)."""
     replyFinished = Signal(object)
     replyFailed = Signal(str)
+    """The reply could not be made (what was typed is not lost: the window keeps it)."""
+    problem = Signal(str)
+    """Any other work that failed, as a sentence for the person."""
+    notice = Signal(str)
+    """Work that finished and is worth a word in the status bar."""
+    conversationsLoaded = Signal(object)
+    """The conversations (newest first) matching the last :meth:`load_conversations`."""
+    conversationLoaded = Signal(str, object)
+    """(conversation id, its turns as ``(Memory, memories the turn used)``)."""
     consolidationProgress = Signal(int, int, str)
     """(jobs done, jobs known, what): emitted from the worker, delivered queued."""
     consolidationFinished = Signal(object)
     """The :class:`RunReport` of a consolidation run (or None if it could not start)."""
     runUndone = Signal(int, int)
     """(changes undone, changes kept because the user made them since)."""
+    settingsApplied = Signal(object)
+    """The :class:`Settings` now saved and in use."""
+    settingsFailed = Signal(str)
+    """Why new settings could not be saved (nothing changed)."""
 
     CONSOLIDATION_CHECK_MS = 60_000
 
@@ -75,18 +91,27 @@ class AppSession(QObject):
         self._change_timer.setInterval(self.CHANGE_COALESCE_MS)
         self._change_timer.timeout.connect(self._announce_change)
         self._storeChanged.connect(self._merge_change)
+        self._unsubscribe: Callable[[], None] = lambda: None
 
     # -- loading ------------------------------------------------------------------
 
     def start(self) -> None:
         """Load memory and model in the background, each on its own."""
+        self._open_memory()
+        self._open_model()
+
+    def _open_memory(self, *, reopen: bool = False) -> None:
+        self.memory_state = PartState.LOADING
         self.memoryState.emit(PartState.LOADING, "opening memory…")
         self.operations.start(
-            self.assistant.open_memory,
+            self.assistant.reopen_memory if reopen else self.assistant.open_memory,
             name="open memory",
             on_result=self._memory_opened,
             on_error=self._memory_failed,
         )
+
+    def _open_model(self) -> None:
+        self.model_state = PartState.LOADING
         self.modelState.emit(PartState.LOADING, "loading model…")
         self.operations.start(
             self.assistant.open_model,
@@ -96,7 +121,8 @@ class AppSession(QObject):
         )
 
     def _memory_opened(self, store: MemoryStore) -> None:
-        store.subscribe(self._storeChanged.emit)
+        self._unsubscribe()
+        self._unsubscribe = store.subscribe(self._storeChanged.emit)
         self._consolidation_timer.start()
         self.memory_state = PartState.READY
         self.memoryState.emit(PartState.READY, f"{store.count():,} memories")
@@ -136,28 +162,47 @@ class AppSession(QObject):
     def generating(self) -> bool:
         return self._cancel is not None
 
-    def send(self, conversation_id: str, text: str) -> None:
+    def send(self, conversation_id: str, text: str) -> bool:
+        return self._reply(lambda chat, cancel: chat.send(conversation_id, text, cancel=cancel))
+
+    def regenerate(self, conversation_id: str) -> bool:
+        """A new reply to the last message; the old one is kept in the memory's history."""
+        return self._reply(lambda chat, cancel: chat.regenerate(conversation_id, cancel=cancel))
+
+    def edit_and_resend(self, conversation_id: str, index: int, text: str) -> bool:
+        return self._reply(
+            lambda chat, cancel: chat.edit_and_resend(conversation_id, index, text, cancel=cancel)
+        )
+
+    def _reply(self, events: Callable[[ChatService, CancelToken], Iterator[object]]) -> bool:
+        """Run one reply in the background; False if one is running or the model is not ready."""
         if self.model_state is not PartState.READY or self.generating:
-            return
+            return False
         chat = self.assistant.chat()
         cancel = CancelToken()
         self._cancel = cancel
         self.model_state = PartState.GENERATING
         self.modelState.emit(PartState.GENERATING, "")
         self.operations.start(
-            lambda: chat.send(conversation_id, text, cancel=cancel),
+            lambda: events(chat, cancel),
             name="reply",
-            on_progress=self._reply_event,
-            on_error=lambda exc: self.replyFailed.emit(str(exc)),
-            on_finished=self._reply_done,
+            on_progress=lambda event: self._reply_event(event, cancel),
+            on_error=lambda exc: self.replyFailed.emit(self.explain(exc)),
+            on_finished=lambda: self._reply_over(cancel),
         )
+        return True
 
-    def _reply_event(self, event: object) -> None:
+    def _reply_event(self, event: object, cancel: CancelToken) -> None:
+        if isinstance(event, Finished):
+            # Ready before anyone hears of the reply, so a listener may send the next one.
+            self._reply_over(cancel)
         self.replyEvent.emit(event)
         if isinstance(event, Finished):
             self.replyFinished.emit(event.reply)
 
-    def _reply_done(self) -> None:
+    def _reply_over(self, cancel: CancelToken) -> None:
+        if self._cancel is not cancel:
+            return  # already wound up, or a later reply is running
         self._cancel = None
         self.model_state = PartState.READY
         backend = self.assistant.backend
@@ -177,7 +222,112 @@ class AppSession(QObject):
         self.operations.start(
             lambda: store.forget(list(ids)),
             name="delete memories",
-            on_error=lambda exc: self.replyFailed.emit(str(exc)),
+            on_error=lambda exc: self.problem.emit(
+                f"the memories were not deleted: {self.explain(exc)}"
+            ),
+        )
+
+    @staticmethod
+    def explain(exc: Exception) -> str:
+        """The error as the person should read it, with what they can do about it."""
+        if isinstance(exc, StoreUnavailableError):
+            return f"{exc}. Once the disk can be written again, choose Memory → Reopen memory."
+        return str(exc)
+
+    def reopen_memory(self) -> bool:
+        """Open the memory again, e.g. once the disk has room again; not while it is in use."""
+        if self.generating or self.consolidating or self.memory_state is PartState.LOADING:
+            return False
+        self._open_memory(reopen=True)
+        return True
+
+    # -- conversations ----------------------------------------------------------------
+
+    def load_conversations(self, search: str = "") -> None:
+        """List conversations (by title and content when ``search`` is given), off the UI thread."""
+        store = self.store
+        if store is None:
+            return
+        text = search.strip()
+        self.operations.start(
+            lambda: store.find_conversations(text, limit=500) if text else store.conversations(),
+            name="list conversations",
+            on_result=self.conversationsLoaded.emit,
+            on_error=lambda exc: self.problem.emit(f"the conversations could not be listed: {exc}"),
+        )
+
+    def load_conversation(self, conversation_id: str) -> None:
+        store = self.store
+        if store is None:
+            return
+
+        def read() -> list[tuple[Memory, list[Hit]]]:
+            turns = store.conversation(conversation_id)
+            return [(t, store.uses(t.id) if t.role == "assistant" else []) for t in turns]
+
+        self.operations.start(
+            read,
+            name="open conversation",
+            on_result=lambda turns: self.conversationLoaded.emit(conversation_id, turns),
+            on_error=lambda exc: self.problem.emit(f"the conversation could not be opened: {exc}"),
+        )
+
+    def start_temporary(self) -> str | None:
+        """A conversation that is never remembered; None until the model is loaded."""
+        if self.assistant.model is None:
+            return None
+        return self.assistant.chat().start_temporary()
+
+    def end_temporary(self, conversation_id: str) -> None:
+        if self.assistant.model is not None:
+            self.assistant.chat().end_temporary(conversation_id)
+
+    def rename_conversation(self, conversation_id: str, title: str) -> None:
+        self._conversation_work(
+            lambda store: conversations.rename(store, conversation_id, title), "renamed"
+        )
+
+    def delete_conversation(self, conversation_id: str, *, forget: bool) -> None:
+        """Delete it; with ``forget`` also what was learnt only from it."""
+        self._conversation_work(
+            lambda store: conversations.delete(store, conversation_id, forget=forget), "deleted"
+        )
+
+    def export_conversations(self, path: str | Path, conversation_ids: Sequence[str]) -> None:
+        """Markdown or JSON by the file's extension; written whole or not at all."""
+        store = self.store
+        if store is None:
+            return
+        self.operations.start(
+            lambda: conversations.export(store, Path(path), list(conversation_ids)),
+            name="export conversations",
+            on_result=lambda n: self.notice.emit(f"Exported {n} conversation(s) to {path}"),
+            on_error=lambda exc: self.problem.emit(f"the export failed: {exc}"),
+        )
+
+    def backup(self, folder: str | Path) -> None:
+        """A consistent copy of the memory while the app runs (the CLI cannot open it then)."""
+        if self.store is None:
+            return
+        self.operations.start(
+            lambda: self.assistant.backup(Path(folder)),
+            name="backup",
+            on_result=lambda info: self.notice.emit(
+                f"Backed up {info.memories:,} memories ({info.size_bytes / 1e6:.1f} MB) "
+                f"to {info.path}"
+            ),
+            on_error=lambda exc: self.problem.emit(f"the backup failed: {exc}"),
+        )
+
+    def _conversation_work(self, work: Callable[[MemoryStore], object], done: str) -> None:
+        store = self.store
+        if store is None:
+            return
+        self.operations.start(
+            lambda: work(store),
+            name=f"conversation {done}",
+            on_result=lambda _: self.load_conversations(),
+            on_error=lambda exc: self.problem.emit(f"the conversation was not {done}: {exc}"),
         )
 
     # -- consolidation --------------------------------------------------------------
@@ -220,7 +370,7 @@ class AppSession(QObject):
         if report is not None:
             self.last_consolidation = report
         elif error:
-            self.replyFailed.emit(f"consolidation failed: {error}")
+            self.problem.emit(f"consolidation failed: {error}")
         self.consolidationFinished.emit(report)
 
     def conversation_left(self, conversation_id: str) -> None:
@@ -237,16 +387,44 @@ class AppSession(QObject):
             lambda: undo_run(store, run_id),
             name="undo run",
             on_result=lambda r: self.runUndone.emit(len(r[0]), len(r[1])),
-            on_error=lambda exc: self.replyFailed.emit(f"the run could not be undone: {exc}"),
+            on_error=lambda exc: self.problem.emit(f"the run could not be undone: {exc}"),
         )
 
     def stop_consolidation(self) -> None:
         if self._consolidation is not None:
             self._consolidation.cancel()
 
+    # -- settings -------------------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        return self.assistant.settings
+
+    def apply_settings(self, new: Settings) -> None:
+        """Save and use ``new``; the parts whose settings changed load again in the background.
+
+        A reply or consolidation in flight is stopped first: the model it uses may be closed.
+        """
+        self.stop()
+        self.stop_consolidation()
+        self.operations.start(
+            lambda: self.assistant.apply_settings(new),
+            name="apply settings",
+            on_result=lambda reopen: self._settings_applied(new, reopen),
+            on_error=lambda exc: self.settingsFailed.emit(f"the settings were not saved: {exc}"),
+        )
+
+    def _settings_applied(self, new: Settings, reopen: list[str]) -> None:
+        if "memory" in reopen:
+            self._open_memory()
+        if "model" in reopen:
+            self._open_model()
+        self.settingsApplied.emit(new)
+
     # -- shutdown -----------------------------------------------------------------
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
+        self._unsubscribe()  # a write finishing after this must not signal a deleted object
         self._consolidation_timer.stop()
         self.stop_consolidation()
         self.stop()

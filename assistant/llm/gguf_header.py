@@ -11,6 +11,7 @@ vocabulary are skipped, not decoded, so this takes milliseconds.
 from __future__ import annotations
 
 import functools
+import math
 import mmap
 import struct
 from dataclasses import dataclass, field
@@ -264,4 +265,26 @@ def _parse(path: Path, mm: Any, size: int) -> GGUFInfo:
             )
     if not tensors:
         raise GGUFError(f"{path.name} holds no tensors; it is not a model")
+    _check_parameters(path, metadata)
     return GGUFInfo(path, size, version, metadata, tuple(tensors))
+
+
+_MAX_LAYERS = 512  # llama.cpp's LLAMA_MAX_LAYERS
+
+
+def _check_parameters(path: Path, metadata: dict[str, Any]) -> None:
+    """Refuse values that llama.cpp does not report but aborts the whole process on
+    (a failed GGML_ASSERT), found by ``tests/corpus.py``."""
+    arch = metadata.get("general.architecture")
+    layers = metadata.get(f"{arch}.block_count")
+    if isinstance(layers, int) and not 1 <= layers <= _MAX_LAYERS:
+        raise GGUFError(
+            f"{path.name} claims {layers:,} layers; llama.cpp can load 1 to {_MAX_LAYERS}"
+        )
+    context = metadata.get(f"{arch}.context_length")
+    if isinstance(context, int) and not 1 <= context < 2**31:
+        raise GGUFError(f"{path.name} claims an impossible context length ({context:,} tokens)")
+    for key, value in metadata.items():
+        epsilon = key.endswith(("layer_norm_rms_epsilon", "layer_norm_epsilon"))
+        if epsilon and isinstance(value, float) and not (math.isfinite(value) and value >= 0):
+            raise GGUFError(f"{path.name} has an impossible {key} ({value})")

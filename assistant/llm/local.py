@@ -117,8 +117,15 @@ class LlamaCppBackend:
             }
             if self._seed is not None:
                 kwargs["seed"] = self._seed
+            from jinja2 import TemplateError
+
             try:
                 self._llm = llama_cpp.Llama(**kwargs)
+            except TemplateError as exc:  # llama-cpp-python compiles the file's template
+                raise ModelLoadError(
+                    f"{self.path.name} cannot be used: its chat template is damaged "
+                    f"({type(exc).__name__}: {str(exc)[:200]})"
+                ) from exc
             except (ValueError, RuntimeError, OSError) as exc:
                 raise ModelLoadError(f"llama.cpp could not load {self.path.name}: {exc}") from exc
             self.template = self._choose_template()
@@ -128,18 +135,24 @@ class LlamaCppBackend:
         eos_id, bos_id = llm.token_eos(), llm.token_bos()
         eos = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
         bos = llm._model.token_get_text(bos_id) if bos_id != -1 else ""
+        reason = "has no chat template"
         if self.info.chat_template is not None:
-            return templates.from_jinja(self.info.chat_template, eos, bos)
+            try:
+                template = templates.from_jinja(self.info.chat_template, eos, bos)
+                template.render(templates.PROBE)
+                return template
+            except Exception as exc:  # a template is a program; a damaged one fails any way
+                reason = f"has a chat template that does not work ({type(exc).__name__}: {exc})"
 
         def is_special(marker: str) -> bool:
             return len(llm.tokenize(marker.encode(), add_bos=False, special=True)) == 1
 
         family = templates.guess_family(is_special)
         self.warnings.append(
-            f"{self.path.name} has no chat template; using the {family} format of its family. "
+            f"{self.path.name} {reason[:300]}; using the {family} format of its family. "
             "If replies look wrong, choose another file of this model."
         )
-        log.warning(self.warnings[-1])
+        log.warning("the model has no usable chat template; using the %s format", family)
         return templates.FALLBACKS[family]
 
     def close(self) -> None:
@@ -165,11 +178,17 @@ class LlamaCppBackend:
         llm = self._require()
         assert self.template is not None
         plain = [{"role": m.role, "content": m.content} for m in messages]
-        rendered = (
-            self.template.render_continuation(plain)
-            if continuation
-            else self.template.render(plain)
-        )
+        try:
+            rendered = (
+                self.template.render_continuation(plain)
+                if continuation
+                else self.template.render(plain)
+            )
+        except Exception as exc:  # the model's own template refused this conversation
+            raise GenerationError(
+                f"the chat template of {self.path.name} failed on this conversation "
+                f"({type(exc).__name__}: {str(exc)[:200]})"
+            ) from exc
         tokens: list[int] = llm.tokenize(
             rendered.encode("utf-8", "replace"), add_bos=self.template.add_bos, special=True
         )

@@ -79,14 +79,14 @@ class ServerBackend:
         response = self._request("GET", f"{self.url}/models")
         if response.status_code in (401, 403):
             raise ModelLoadError(f"the model server at {self.url} refused the API key")
-        if response.status_code >= 400:
+        if not 200 <= response.status_code < 300:
             raise ModelLoadError(
                 f"the model server at {self.url} answered {response.status_code} to /models"
             )
         try:
             props = self._client.get(f"{self._root}/props", timeout=5.0)
-            n_ctx = props.json().get("default_generation_settings", {}).get("n_ctx")
-            if isinstance(n_ctx, int) and n_ctx > 0:
+            n_ctx = _json(props).get("default_generation_settings", {}).get("n_ctx")
+            if isinstance(n_ctx, int) and not isinstance(n_ctx, bool) and 256 <= n_ctx < 2**31:
                 self._context = n_ctx
         except (httpx.HTTPError, ValueError, AttributeError):
             pass
@@ -101,17 +101,21 @@ class ServerBackend:
         for attempt in range(self._retries + 1):
             try:
                 return self._client.request(method, url, **kwargs)
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
+            except httpx.TimeoutException as exc:
+                raise ModelLoadError(
+                    f"the model server at {self.url} did not answer in time"
+                ) from exc
+            except httpx.TransportError as exc:  # refused, reset, not HTTP, closed early
                 if attempt == self._retries:
                     raise ModelLoadError(
-                        f"the model server at {self.url} cannot be reached: {exc}"
+                        f"the model server at {self.url} cannot be reached: {_short(exc)}"
                     ) from exc
                 log.info("model server unreachable (%s); retrying in %.1fs", exc, delay)
                 time.sleep(delay)
                 delay *= 2
-            except httpx.TimeoutException as exc:
+            except httpx.HTTPError as exc:
                 raise ModelLoadError(
-                    f"the model server at {self.url} did not answer in time"
+                    f"the model server at {self.url} cannot be used: {_short(exc)}"
                 ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -126,8 +130,10 @@ class ServerBackend:
             try:
                 body = {"content": text} if self._tokenize_path == "/tokenize" else {"input": text}
                 reply = self._client.post(f"{self._root}{self._tokenize_path}", json=body)
-                tokens = reply.json().get("tokens")
-                if isinstance(tokens, list):
+                tokens = _json(reply).get("tokens")
+                # a token is at least a byte of the text (plus a start marker); a server
+                # that says otherwise is not believed
+                if isinstance(tokens, list) and len(tokens) <= len(text.encode()) + 8:
                     return len(tokens)
             except (httpx.HTTPError, ValueError, AttributeError):
                 pass
@@ -137,7 +143,7 @@ class ServerBackend:
         for path, body in (("/tokenize", {"content": "hi"}), ("/extras/tokenize", {"input": "hi"})):
             try:
                 reply = self._client.post(f"{self._root}{path}", json=body, timeout=5.0)
-                if reply.status_code == 200 and isinstance(reply.json().get("tokens"), list):
+                if reply.status_code == 200 and isinstance(_json(reply).get("tokens"), list):
                     return path
             except (httpx.HTTPError, ValueError, AttributeError):
                 continue
@@ -196,18 +202,22 @@ class ServerBackend:
                 context = self._client.stream("POST", url, json=body)
                 response = context.__enter__()
                 break
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            except httpx.TimeoutException as exc:
+                raise GenerationError(f"the model server at {self.url} did not answer") from exc
+            except httpx.TransportError as exc:  # nothing was received yet: safe to retry
                 if attempt == self._retries:
                     raise GenerationError(
-                        f"the model server at {self.url} cannot be reached: {exc}"
+                        f"the model server at {self.url} cannot be reached: {_short(exc)}"
                     ) from exc
                 time.sleep(delay)
                 delay *= 2
-            except httpx.TimeoutException as exc:
-                raise GenerationError(f"the model server at {self.url} did not answer") from exc
+            except httpx.HTTPError as exc:
+                raise GenerationError(
+                    f"the model server at {self.url} cannot be used: {_short(exc)}"
+                ) from exc
         try:
             if response.status_code >= 400:
-                detail = response.read().decode("utf-8", "replace")[:300]
+                detail = _head(response).decode("utf-8", "replace")[:300]
                 if response.status_code in (401, 403):
                     raise GenerationError(f"the model server refused the API key ({detail})")
                 raise GenerationError(
@@ -238,11 +248,36 @@ class ServerBackend:
             context.__exit__(None, None, None)
 
 
+def _short(exc: Exception) -> str:
+    return str(exc)[:200] or type(exc).__name__
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    """The body as a JSON object; ValueError for anything else."""
+    try:
+        value = json.loads(response.content)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
+
+
+def _head(response: httpx.Response, limit: int = 4096) -> bytes:
+    """The start of an error body; a server may send megabytes of it."""
+    data = b""
+    for piece in response.iter_bytes():
+        data += piece
+        if len(data) >= limit:
+            break
+    return data[:limit]
+
+
 def _delta(data: str) -> str:
     try:
         event = json.loads(data)
         choice = event["choices"][0]
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
+    except (ValueError, KeyError, IndexError, TypeError, RecursionError) as exc:
         raise GenerationError("the model server sent a malformed chunk") from exc
     if not isinstance(choice, dict):
         raise GenerationError("the model server sent a malformed chunk")

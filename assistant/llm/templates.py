@@ -110,6 +110,15 @@ def guess_family(is_special_token: Callable[[str], bool]) -> str:
     return "chatml"
 
 
+PROBE: Messages = (
+    {"role": "system", "content": "You are helpful."},
+    {"role": "user", "content": "Hello."},
+    {"role": "assistant", "content": "Hi."},
+    {"role": "user", "content": "How are you?"},
+)
+"""The shape of every prompt Mneme sends; a model's template must render it to be used."""
+
+
 def from_jinja(template: str, eos: str, bos: str) -> ChatTemplate:
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 

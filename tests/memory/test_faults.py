@@ -12,9 +12,11 @@ import pytest
 
 from memory import (
     EmbedderMismatchError,
+    Kind,
     MemoryStore,
     NewEpisode,
     ServerLocation,
+    State,
     StoreLockedError,
     StoreUnavailableError,
 )
@@ -241,3 +243,22 @@ def test_a_folder_that_is_a_file_is_refused_clearly(tmp_path: Path, embedder) ->
     with pytest.raises(StoreUnavailableError, match="memory"):
         MemoryStore.open(path, embedder)
     assert path.read_text() == "I am a file"
+
+
+def test_what_a_change_cleared_stays_cleared_when_the_ledger_is_rebuilt(open_store) -> None:  # type: ignore[no-untyped-def]
+    """Chroma merges metadata; a cleared flag or end date must not come back from it."""
+    store = open_store()
+    old = store.add_memory(Kind.FACT, "Rosa lives in Porto.")
+    new = store.add_memory(Kind.FACT, "Rosa lives in Lisbon.", extra={"conflicts_with": old.id})
+    store.update(old.id, valid_to=store.now(), superseded_by=new.id, state=State.SUPERSEDED)
+    store.resolve_conflict(new.id)  # "both are true": only the flag goes
+    store.restore_version(old.id, 1)  # the old fact as it was: no end date, no successor
+    ledger = store._ledger.path
+    store.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{ledger}{suffix}").unlink(missing_ok=True)
+    rebuilt = open_store()
+    assert "conflicts_with" not in rebuilt.get(new.id).extra
+    back = rebuilt.get(old.id)
+    assert back.state is State.ACTIVE
+    assert back.valid_to is None and back.superseded_by is None

@@ -12,6 +12,7 @@ import pytest
 
 from memory import (
     Author,
+    Change,
     InvalidMemoryError,
     Kind,
     ListQuery,
@@ -282,3 +283,55 @@ def test_listeners_hear_every_committed_write(store: MemoryStore) -> None:
     store.delete([ids[2]])
     assert [bool(c.added) for c in heard] == [True, False, False]
     assert heard[1].updated == (ids[0],) and heard[2].deleted == (ids[1],)
+
+
+def test_a_flagged_contradiction_is_resolved_either_way_without_deleting(
+    store: MemoryStore,
+) -> None:
+    def pair() -> tuple[str, str]:
+        old = store.add_memory(Kind.FACT, "The user's sister is Ana.", said_at=100.0)
+        new = store.add_memory(
+            Kind.FACT,
+            "The user's sister is Anna.",
+            said_at=200.0,
+            valid_from=200.0,
+            extra={"conflicts_with": old.id, "source": "kept"},
+        )
+        return old.id, new.id
+
+    heard: list[Change] = []
+    store.subscribe(heard.append)
+    old, new = pair()  # the new one holds: the old is dated and superseded
+    changed = store.resolve_conflict(new, old)
+    assert {m.id for m in changed} == {old, new} and heard[-1].updated == (new, old)
+    kept, dropped = store.get(new), store.get(old)
+    assert kept.state is State.ACTIVE and kept.extra == {"source": "kept"}
+    assert kept.author is Author.USER and store.history(new)[0].extra["conflicts_with"] == old
+    assert (dropped.state, dropped.superseded_by, dropped.valid_to) == (
+        State.SUPERSEDED,
+        new,
+        200.0,
+    )
+    assert [f.id for f in store.facts_as_of(150.0)] == [old]
+    assert [f.id for f in store.facts_as_of(250.0)] == [new]
+    assert store.resolve_conflict(new, old) == []  # decided already: nothing to do
+
+    old, new = pair()  # the old one holds: the new one never did
+    store.resolve_conflict(old, new)
+    kept, dropped = store.get(old), store.get(new)
+    assert kept.state is State.ACTIVE and kept.version == 1
+    assert (dropped.state, dropped.superseded_by) == (State.SUPERSEDED, old)
+    assert dropped.valid_to == dropped.valid_from == 200.0 and dropped.extra == {"source": "kept"}
+    assert old in [f.id for f in store.facts_as_of(250.0)]
+    assert new not in [f.id for f in store.facts_as_of(250.0)]
+
+    old, new = pair()  # both are true: only the flag goes
+    assert [m.id for m in store.resolve_conflict(new)] == [new]
+    assert store.get(new).extra == {"source": "kept"} and store.get(new).state is State.ACTIVE
+    assert store.get(old).state is State.ACTIVE and store.get(old).version == 1
+
+    with pytest.raises(MemoryNotFoundError):
+        store.resolve_conflict(new, "fa-missing")
+    with pytest.raises(InvalidMemoryError, match="itself"):
+        store.resolve_conflict(new, new)
+    assert store.count() == 6

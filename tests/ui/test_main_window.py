@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from ui.session import PartState
+from ui.settings_dialog import SettingsDialog
 
 from .conftest import OpenWindow
 
@@ -37,29 +37,52 @@ def test_send_streams_a_reply_and_remembers_both_turns(
     assert "My name is Rosa" in text and reply.text[:20] in text
     assert sum(type(t).__name__ == "Token" for t in tokens) >= 2  # streamed, not dumped
     assert window.input.toPlainText() == ""
-    qtbot.waitUntil(lambda: window.memory_panel.model.rowCount() == 2)
-    assert window.memory_panel.title.text() == "Memories (2)"
+    qtbot.waitUntil(lambda: window.memory_status.text() == "Memory: 2 memories")
+    manager = window.show_memories()
+    qtbot.waitUntil(lambda: manager.model.rowCount() == 2)
 
 
-def test_delete_a_memory_after_confirming(
-    qtbot: QtBot, open_window: OpenWindow, monkeypatch: pytest.MonkeyPatch
+def test_ctrl_m_opens_the_memories_and_a_used_memory_link_selects_it(
+    qtbot: QtBot, open_window: OpenWindow
 ) -> None:
     window = open_window()
     send(qtbot, window, "Remember that my bike is green.")
-    panel = window.memory_panel
-    qtbot.waitUntil(lambda: panel.model.rowCount() == 2)
-    panel.view.setCurrentIndex(panel.model.index(0, 0))
-    assert panel.delete_button.isEnabled()
-    # Cancel first: nothing happens
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Cancel)
-    panel.delete_button.click()
-    qtbot.wait(200)
-    assert panel.model.rowCount() == 2
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    with qtbot.waitSignal(window.session.memoriesChanged, timeout=30_000):
-        panel.delete_button.click()
-    qtbot.waitUntil(lambda: panel.model.rowCount() == 1)
-    assert window.session.store is not None and window.session.store.count() == 1
+    window.new_conversation()
+    reply = send(qtbot, window, "What colour is my bike?")
+    assert reply.used
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    qtbot.keyClick(window.input, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    assert window.memory_dialog is not None and window.memory_dialog.isVisible()
+    window.memory_dialog.hide()
+    message = window.chat_view.turns()[-1]
+    message.used_button.click()
+    wanted = reply.used[0].memory.id
+    message.used_list.linkActivated.emit(f"mneme-memory:{wanted}")
+    manager = window.memory_manager
+    assert manager is not None and window.memory_dialog.isVisible()
+    qtbot.waitUntil(lambda: manager.detail.memory_id == wanted, timeout=10_000)
+
+
+def test_menus_open_settings_models_and_the_review_inbox(
+    qtbot: QtBot, open_window: OpenWindow
+) -> None:
+    window = open_window()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    qtbot.keyClick(window.input, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.findChild(SettingsDialog) is not None)
+    settings = window.findChild(SettingsDialog)
+    assert settings is not None and settings.isVisible()
+    settings.reject()
+    window.models_action.trigger()
+    assert window.model_manager is not None and window.model_manager.isVisible()
+    window.model_manager.close()
+    assert window.review_button.isHidden()
+    window.inbox.countChanged.emit(3)
+    assert window.review_button.text() == "3 to review" and not window.review_button.isHidden()
+    window.review_button.click()
+    assert window.inbox.isVisible()
 
 
 def test_an_empty_message_is_not_sent(qtbot: QtBot, open_window: OpenWindow) -> None:
@@ -152,8 +175,8 @@ def test_a_broken_model_is_reported_and_memories_stay_browsable(
     assert again.banner.isVisible()
     assert "broken.gguf" in again.banner.text()
     assert not again.send_button.isEnabled()
-    qtbot.waitUntil(lambda: again.memory_panel.model.rowCount() == 2)
-    assert "bees" in again.chat_view.toPlainText()
+    qtbot.waitUntil(lambda: again.memory_status.text() == "Memory: 2 memories")
+    qtbot.waitUntil(lambda: "bees" in again.chat_view.toPlainText())
 
 
 def test_consolidation_runs_in_the_background_and_shows_progress(
@@ -184,4 +207,56 @@ def test_consolidation_runs_in_the_background_and_shows_progress(
     assert progress and progress[0][2].startswith("summarising")
     assert "Memory consolidated" in window.consolidation_status.text()
     assert max(stalls) < 0.5  # the model works off the UI thread
-    qtbot.waitUntil(lambda: window.memory_panel.model.rowCount() >= 3)
+    store = window.session.store
+    assert store is not None and store.count() >= 3
+
+
+def test_the_memory_can_be_backed_up_while_the_app_runs(
+    qtbot: QtBot, open_window: OpenWindow, tmp_path: Path
+) -> None:
+    from memory.backup import read_info
+
+    window = open_window()
+    send(qtbot, window, "My passport number is in the blue folder.")
+    target = tmp_path / "backup"
+    with qtbot.waitSignal(window.session.notice, timeout=60_000) as done:
+        window.back_up(str(target))
+    assert "Backed up 2 memories" in done.args[0]
+    assert read_info(target / "memory").memories == 2
+    assert (target / "settings.json").exists()
+    with qtbot.waitSignal(window.session.problem, timeout=60_000) as refused:
+        window.back_up(str(target))  # never over an earlier backup
+    assert "already exists" in refused.args[0]
+    assert read_info(target / "memory").memories == 2
+
+
+def test_a_disk_that_cannot_be_written_is_said_and_nothing_typed_is_lost(
+    qtbot: QtBot, open_window: OpenWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chromadb.errors import InternalError
+
+    window = open_window()
+    send(qtbot, window, "My bike is green.")
+    store = window.session.store
+    assert store is not None
+
+    def read_only(*args: object, **kwargs: object) -> None:
+        raise InternalError("Error executing plan: Read-only file system (os error 30)")
+
+    monkeypatch.setattr(store._collection, "upsert", read_only)
+    window.input.setPlainText("This one cannot be stored.")
+    with qtbot.waitSignal(window.session.replyFailed, timeout=60_000):
+        qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    assert window.banner.isVisible()
+    assert "read-only" in window.banner.text() and "Reopen memory" in window.banner.text()
+    assert window.input.toPlainText() == "This one cannot be stored."
+    assert store.conversation(window.conversation_id)[0].text == "My bike is green."
+    monkeypatch.undo()  # the disk is writable again
+    qtbot.waitUntil(lambda: not window.session.generating)
+    window.reopen_memory()
+    qtbot.waitUntil(lambda: window.session.memory_state is PartState.READY, timeout=60_000)
+    assert not window.banner.isVisible()
+    reopened = window.session.store
+    assert reopened is not None and reopened is not store and reopened.count() == 2
+    send(qtbot, window, window.input.toPlainText())
+    assert reopened.count() == 4

@@ -18,7 +18,7 @@ def test_consolidate_now_then_undo_the_run(
     window = open_window()
     send(qtbot, window, "I keep bees in my garden in Ghent.")
     qtbot.waitUntil(lambda: window.session.model_state is PartState.READY)  # reply wound up
-    window.memory_panel.runs_button.click()
+    window.show_runs()
     dialog = window.runs_dialog
     assert dialog is not None and dialog.isVisible() and dialog.model.rowCount() == 0
     assert not dialog.undo_button.isEnabled()

@@ -1,0 +1,136 @@
+"""What a person does in the chat, on the real model and memory: redo, edit, temporary chats,
+and the conversation list."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
+from pytestqt.qtbot import QtBot
+
+from memory import State
+from ui.main_window import CONVERSATION_ROLE, MainWindow
+
+from .conftest import OpenWindow
+from .test_main_window import send
+
+
+def _titles(window: MainWindow) -> list[str]:
+    return [window.conversations.item(i).text() for i in range(window.conversations.count())]
+
+
+def test_regenerate_replaces_the_reply_and_keeps_the_old_one_superseded(
+    qtbot: QtBot, open_window: OpenWindow
+) -> None:
+    window = open_window()
+    first = send(qtbot, window, "Name one colour of the sky.")
+    assert first.assistant_memory is not None
+    reply = window.chat_view.turns()[-1]
+    assert not reply.regenerate_button.isHidden()
+    with qtbot.waitSignal(window.session.replyFinished, timeout=120_000) as finished:
+        reply.regenerate_button.click()
+    second = finished.args[0]
+    store = window.session.store
+    assert store is not None
+    turns = store.conversation(window.conversation_id)
+    assert [t.role for t in turns] == ["user", "assistant"]
+    assert turns[1].id == second.assistant_memory.id != first.assistant_memory.id
+    assert store.get(first.assistant_memory.id).state is State.SUPERSEDED
+    qtbot.waitUntil(lambda: len(window.chat_view.turns()) == 2)
+    assert window.chat_view.turns()[-1].text == second.text
+
+
+def test_edit_and_resend_changes_the_message_and_keeps_its_history(
+    qtbot: QtBot, open_window: OpenWindow
+) -> None:
+    window = open_window()
+    send(qtbot, window, "My cat is called Tom.")
+    message = window.chat_view.turns()[0]
+    message.edit_button.click()
+    message.editor.setPlainText("My cat is called Felix.")
+    with qtbot.waitSignal(window.session.replyFinished, timeout=120_000):
+        message.resend_button.click()
+    store = window.session.store
+    assert store is not None
+    turns = store.conversation(window.conversation_id)
+    assert turns[0].text == "My cat is called Felix."
+    assert [h.text for h in store.history(turns[0].id)] == ["My cat is called Tom."]
+    qtbot.waitUntil(lambda: len(window.chat_view.turns()) == 2)
+    assert window.chat_view.turns()[0].text == "My cat is called Felix."
+    assert not message.editing
+
+
+def test_a_temporary_chat_is_marked_and_never_remembered(
+    qtbot: QtBot, open_window: OpenWindow
+) -> None:
+    window = open_window()
+    store = window.session.store
+    assert store is not None
+    window.temporary_button.click()
+    assert window.temporary and not window.temporary_banner.isHidden()
+    assert "temporary" in window.windowTitle()
+    reply = send(qtbot, window, "My secret hobby is juggling.")
+    assert reply.text and reply.user_memory is None
+    assert store.count() == 0 and store.conversations() == []
+    window.temporary_button.click()  # leaving it ends it
+    assert not window.temporary and window.temporary_banner.isHidden()
+    assert window.windowTitle() == "Mneme" and window.chat_view.is_empty()
+    send(qtbot, window, "Hello again.")
+    qtbot.waitUntil(lambda: store.count() == 2)
+
+
+def test_conversations_can_be_searched_renamed_and_deleted(
+    qtbot: QtBot, open_window: OpenWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window = open_window()
+    # Without memory the second reply cannot echo the first conversation's words.
+    window.session.assistant.settings.memory.top_k = 0
+    send(qtbot, window, "I grow tomatoes on the balcony.")
+    window.new_conversation()
+    send(qtbot, window, "Recommend a book about sailing.")
+    qtbot.waitUntil(lambda: window.conversations.count() == 2)
+    store = window.session.store
+    assert store is not None
+
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    qtbot.keyClick(window.input, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    assert window.focusWidget() is window.search
+    qtbot.keyClicks(window.search, "tomatoes")
+    qtbot.waitUntil(lambda: window.conversations.count() == 1, timeout=5_000)
+    assert _titles(window)[0].startswith("I grow tomatoes")
+    window.search.clear()
+    qtbot.waitUntil(lambda: window.conversations.count() == 2, timeout=5_000)
+
+    garden = next(c for c in store.conversations() if "tomatoes" in c.title)
+    window.rename_conversation(garden.id, "Garden")
+    qtbot.waitUntil(lambda: "Garden" in _titles(window), timeout=5_000)
+
+    # Asked first; cancelling deletes nothing.
+    monkeypatch.setattr(QMessageBox, "exec", lambda self: 0)
+    monkeypatch.setattr(QMessageBox, "clickedButton", lambda self: None)
+    window.delete_conversation(garden.id)
+    qtbot.wait(200)
+    assert window.conversations.count() == 2 and store.count() == 4
+
+    window.delete_conversation(garden.id, forget=True)
+    qtbot.waitUntil(lambda: window.conversations.count() == 1, timeout=10_000)
+    assert store.count() == 2
+    assert window.conversations.item(0).data(CONVERSATION_ROLE) != garden.id
+
+
+def test_keyboard_new_chat_and_escape_to_stop(qtbot: QtBot, open_window: OpenWindow) -> None:
+    window = open_window()
+    send(qtbot, window, "Say hello.")
+    old = window.conversation_id
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    qtbot.keyClick(window.input, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert window.conversation_id != old and window.chat_view.is_empty()
+    window.session.assistant.settings.generation.max_tokens = 400
+    window.input.setPlainText("Write a long story about the sea.")
+    with qtbot.waitSignal(window.session.replyFinished, timeout=60_000) as finished:
+        qtbot.keyClick(window.input, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: bool(window.chat_view.streaming_text), timeout=60_000)
+        qtbot.keyClick(window.input, Qt.Key.Key_Escape)
+    assert finished.args[0].stopped

@@ -1,0 +1,189 @@
+"""Forget everything about a topic: search by meaning, review, then forget.
+
+The person types a topic; the matches come back as a checklist, all checked,
+to be reviewed; the checked ones then go through :class:`ForgetDialog`, which
+shows what else forgetting them takes along and asks once more. Only memories
+that really match are listed (a close meaning, or the topic's words), so a
+topic with few memories does not drag in the nearest unrelated ones.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from memory import Hit, SearchFilter
+
+from .forget_dialog import ForgetDialog
+from .look import ERROR_STYLE
+from .memory_detail import describe
+from .session import AppSession
+
+ID_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def about(hit: Hit, min_meaning: float, min_words: float) -> bool:
+    """Whether a hit is about the topic, not just the nearest thing there was."""
+    return (hit.explanation.dense or 0.0) >= min_meaning or (
+        hit.explanation.lexical or 0.0
+    ) >= min_words
+
+
+class ForgetTopicDialog(QDialog):
+    forgotten = Signal(object)
+    """The :class:`ForgetReport` once the checked memories were forgotten."""
+    searched = Signal(int)
+    """How many matches were listed."""
+
+    LIMIT = 100
+    MIN_MEANING = 0.3
+    """Cosine similarity (MiniLM) from which a memory is about the topic; unrelated
+    sentences score about 0.0-0.15, related ones 0.4 and up."""
+    MIN_WORDS = 0.1
+    """Lexical score from which the topic's own words count as a match (a word found only
+    in a neighbouring turn scores about a millionth)."""
+
+    def __init__(self, session: AppSession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Forget everything about…")
+        self.setObjectName("forgetTopicDialog")
+        self.session = session
+        self.confirm: ForgetDialog | None = None
+        self._request = 0
+        self.topic = QLineEdit(self)
+        self.topic.setObjectName("forgetTopic")
+        self.topic.setPlaceholderText("A topic, a person, a place…")
+        self.topic.returnPressed.connect(self.search)
+        self.find_button = QPushButton("Find", self)
+        self.find_button.clicked.connect(self.search)
+        self.matches = QListWidget(self)
+        self.matches.setObjectName("forgetMatches")
+        self.matches.setWordWrap(True)
+        self.matches.itemChanged.connect(self._update)
+        self.check_all = QPushButton("Check all", self)
+        self.check_all.clicked.connect(lambda: self._check_all(True))
+        self.uncheck_all = QPushButton("Uncheck all", self)
+        self.uncheck_all.clicked.connect(lambda: self._check_all(False))
+        self.status = QLabel("Type a topic and press Find.", self)
+        self.status.setObjectName("forgetTopicStatus")
+        self.status.setWordWrap(True)
+        self.error = QLabel("", self)
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet(ERROR_STYLE)
+        self.review_button = QPushButton("Forget checked…", self)
+        self.review_button.setObjectName("forgetChecked")
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        self.buttons.addButton(self.review_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.buttons.rejected.connect(self.reject)
+        self.review_button.clicked.connect(self.review)
+
+        search_row = QHBoxLayout()
+        search_row.addWidget(QLabel("Forget everything about", self))
+        search_row.addWidget(self.topic, 1)
+        search_row.addWidget(self.find_button)
+        check_row = QHBoxLayout()
+        check_row.addWidget(self.check_all)
+        check_row.addWidget(self.uncheck_all)
+        check_row.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(search_row)
+        layout.addWidget(self.status)
+        layout.addWidget(self.matches, 1)
+        layout.addLayout(check_row)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+        self.resize(680, 520)
+        self._update()
+
+    def checked_ids(self) -> list[str]:
+        return [
+            str(item.data(ID_ROLE))
+            for item in (self.matches.item(i) for i in range(self.matches.count()))
+            if item.checkState() == Qt.CheckState.Checked
+        ]
+
+    def search(self) -> None:
+        topic, store = self.topic.text().strip(), self.session.store
+        if not topic:
+            return
+        if store is None:
+            self.error.setText("Memory is not available, so it cannot be searched now.")
+            return
+        self._request += 1
+        request = self._request
+        self.error.setText("")
+        self.status.setText(f"Looking for everything about “{topic}”…")
+        limit, meaning, words = self.LIMIT, self.MIN_MEANING, self.MIN_WORDS
+
+        def find() -> tuple[int, list[Hit]]:
+            hits = store.search(topic, k=limit, filters=SearchFilter(states=()))
+            return request, [h for h in hits if about(h, meaning, words)]
+
+        self.session.operations.start(
+            find,
+            name="find a topic",
+            on_result=self._found,
+            on_error=lambda exc: self.error.setText(f"The search failed: {exc}"),
+        )
+
+    def _found(self, answer: tuple[int, list[Hit]]) -> None:
+        request, hits = answer
+        if request != self._request:
+            return
+        self.matches.blockSignals(True)
+        self.matches.clear()
+        for hit in hits:
+            item = QListWidgetItem(f"{describe(hit.memory)}  (score {hit.score:.2f})")
+            item.setToolTip(f"{hit.memory.text[:2000]}\n\n{hit.explanation.describe()}")
+            item.setData(ID_ROLE, hit.memory.id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked)
+            self.matches.addItem(item)
+        self.matches.blockSignals(False)
+        topic = self.topic.text().strip()
+        if hits:
+            self.status.setText(
+                f"{len(hits)} memories are about “{topic}”. Uncheck any to keep, then "
+                "press “Forget checked…”."
+            )
+        else:
+            self.status.setText(f"No memory is about “{topic}”.")
+        self._update()
+        self.searched.emit(len(hits))
+
+    def _check_all(self, checked: bool) -> None:
+        state = Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked
+        for i in range(self.matches.count()):
+            self.matches.item(i).setCheckState(state)
+
+    def review(self) -> None:
+        """Show what forgetting the checked memories takes along, and ask."""
+        ids = self.checked_ids()
+        if not ids:
+            return
+        self.confirm = ForgetDialog(self.session, ids, self)
+        self.confirm.forgotten.connect(self._forgot)
+        self.confirm.open()
+
+    def _forgot(self, report: object) -> None:
+        self.forgotten.emit(report)
+        self.accept()
+
+    def _update(self, *_: object) -> None:
+        n = len(self.checked_ids())
+        self.review_button.setEnabled(n > 0)
+        self.review_button.setText(f"Forget {n} checked…" if n else "Forget checked…")
+        has = self.matches.count() > 0
+        self.check_all.setEnabled(has)
+        self.uncheck_all.setEnabled(has)

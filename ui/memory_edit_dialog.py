@@ -1,0 +1,246 @@
+"""Edit one memory: its text, whether it is pinned, its importance, and its history.
+
+Saving runs in the background. If it fails the dialog stays open with the
+text as typed and says why, so nothing the person wrote is lost; every save
+and every restore keeps the version it replaces in the memory's history.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from memory import Memory, MemoryDetails
+
+from .look import ERROR_STYLE
+from .memory_table import one_line, when
+from .session import AppSession
+
+VERSION_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class MemoryEditDialog(QDialog):
+    saved = Signal(object)
+    """The :class:`Memory` as saved."""
+    loaded = Signal(object)
+    """The :class:`MemoryDetails` the fields were filled from."""
+
+    def __init__(self, session: AppSession, memory_id: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Edit memory")
+        self.setObjectName("memoryEditDialog")
+        self.session = session
+        self.memory_id = memory_id
+        self.details: MemoryDetails | None = None
+        self._busy = False
+
+        self.text = QPlainTextEdit(self)
+        self.text.setObjectName("editText")
+        self.pinned = QCheckBox("Pinned: always given to the assistant", self)
+        self.importance = QDoubleSpinBox(self)
+        self.importance.setRange(0.0, 1.0)
+        self.importance.setSingleStep(0.05)
+        self.importance.setDecimals(2)
+        self.history = QListWidget(self)
+        self.history.setObjectName("editHistory")
+        self.restore_button = QPushButton("Restore this version", self)
+        self.restore_button.setToolTip("Make the selected version current again")
+        self.restore_button.clicked.connect(self._restore)
+        self.history.currentRowChanged.connect(self._update_buttons)
+        self.error = QLabel("", self)
+        self.error.setObjectName("editError")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet(ERROR_STYLE)
+        self.status = QLabel("Loading…", self)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
+        self.buttons.accepted.connect(self.save)
+        self.buttons.rejected.connect(self.reject)
+
+        form = QFormLayout()
+        form.addRow("Importance", self.importance)
+        form.addRow("", self.pinned)
+        restore_row = QHBoxLayout()
+        restore_row.addStretch(1)
+        restore_row.addWidget(self.restore_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.text, 3)
+        layout.addLayout(form)
+        layout.addWidget(QLabel("Earlier versions", self))
+        layout.addWidget(self.history, 2)
+        layout.addLayout(restore_row)
+        layout.addWidget(self.error)
+        layout.addWidget(self.status)
+        layout.addWidget(self.buttons)
+        self.resize(620, 520)
+        self._update_buttons()
+        self.reload()
+
+    # -- loading --------------------------------------------------------------------
+
+    def reload(self) -> None:
+        store = self.session.store
+        if store is None:
+            self.error.setText("Memory is not available, so the memory cannot be edited now.")
+            return
+        memory_id = self.memory_id
+        self._set_busy(True, "Loading…")
+        self.session.operations.start(
+            lambda: store.details(memory_id),
+            name="load memory",
+            on_result=self._loaded,
+            on_error=lambda exc: self._failed(f"The memory could not be read: {exc}"),
+        )
+
+    def _loaded(self, details: MemoryDetails) -> None:
+        self.details = details
+        memory = details.memory
+        self.text.setPlainText(memory.text)
+        self.pinned.setChecked(memory.pinned)
+        self.importance.setValue(memory.importance)
+        self.history.clear()
+        for old in reversed(details.history):
+            item = QListWidgetItem(
+                f"v{old.version} · {old.author.value} · {when(old.updated_at)} · "
+                f"{one_line(old.text, 120)}"
+            )
+            item.setToolTip(old.text[:2000])
+            item.setData(VERSION_ROLE, old.version)
+            self.history.addItem(item)
+        self.setWindowTitle(f"Edit {memory.kind.value} (version {memory.version})")
+        self._set_busy(False, "")
+        self.loaded.emit(details)
+
+    # -- saving ---------------------------------------------------------------------
+
+    def modified(self) -> bool:
+        if self.details is None:
+            return bool(self.text.toPlainText().strip())
+        m = self.details.memory
+        return (
+            self.text.toPlainText() != m.text
+            or self.pinned.isChecked() != m.pinned
+            or abs(self.importance.value() - m.importance) > 1e-6
+        )
+
+    def save(self) -> None:
+        store = self.session.store
+        if store is None or self.details is None or self._busy:
+            return
+        if not self.modified():
+            self.accept()
+            return
+        memory_id, text = self.memory_id, self.text.toPlainText()
+        pinned, importance = self.pinned.isChecked(), round(self.importance.value(), 4)
+        before = self.details.memory
+
+        def write() -> Memory:
+            changes: dict[str, Any] = {}
+            if text != before.text:
+                changes["text"] = text
+            if abs(importance - before.importance) > 1e-6:
+                changes["importance"] = importance
+            memory = store.update(memory_id, **changes) if changes else store.get(memory_id)
+            if memory.pinned != pinned:
+                memory = store.set_pinned(memory_id, pinned)
+            return memory
+
+        self._set_busy(True, "Saving…")
+        self.session.operations.start(
+            write,
+            name="save memory",
+            on_result=self._saved,
+            on_error=lambda exc: self._failed(f"The memory was not saved: {exc}"),
+        )
+
+    def _saved(self, memory: Memory) -> None:
+        self._set_busy(False, "Saved.")
+        self.saved.emit(memory)
+        self.accept()
+
+    def _failed(self, message: str) -> None:
+        self._set_busy(False, "")
+        self.error.setText(message)
+
+    def _restore(self) -> None:
+        item, store = self.history.currentItem(), self.session.store
+        if item is None or store is None or self._busy:
+            return
+        version = int(item.data(VERSION_ROLE))
+        if self.modified():
+            answer = QMessageBox.question(
+                self,
+                "Restore version",
+                f"Restoring version {version} replaces what you typed here. Restore it?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        memory_id = self.memory_id
+        self._set_busy(True, f"Restoring version {version}…")
+
+        def restore() -> MemoryDetails:
+            store.restore_version(memory_id, version)
+            return store.details(memory_id)
+
+        def restored(details: MemoryDetails) -> None:
+            self._loaded(details)
+            self.status.setText(
+                f"Version {version} is current again (saved as version {details.memory.version})."
+            )
+
+        self.session.operations.start(
+            restore,
+            name="restore version",
+            on_result=restored,
+            on_error=lambda exc: self._failed(f"Version {version} was not restored: {exc}"),
+        )
+
+    def reject(self) -> None:
+        if self._busy and self.status.text() == "Saving…":
+            return  # the save decides whether the dialog closes
+        if self.details is not None and self.modified():
+            answer = QMessageBox.question(
+                self,
+                "Discard changes",
+                "Close without saving your changes to this memory?",
+                QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel,
+            )
+            if answer != QMessageBox.StandardButton.Discard:
+                return
+        super().reject()
+
+    def _set_busy(self, busy: bool, status: str) -> None:
+        self._busy = busy
+        self.status.setText(status)
+        if busy:
+            self.error.setText("")
+        self._update_buttons()
+
+    def _update_buttons(self, *_: object) -> None:
+        ready = self.details is not None and not self._busy
+        self.save_button.setEnabled(ready)
+        self.restore_button.setEnabled(ready and self.history.currentItem() is not None)
+        for widget in (self.text, self.pinned, self.importance):
+            widget.setEnabled(self.details is not None and not self._busy)
