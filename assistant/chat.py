@@ -110,6 +110,14 @@ def new_conversation_id() -> str:
     return f"conv-{uuid.uuid4().hex}"
 
 
+TEMPORARY_PREFIX = "temp-"
+
+
+def new_temporary_id() -> str:
+    """The id of a conversation that is never remembered; any service knows it by its prefix."""
+    return f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}"
+
+
 def title_from(text: str, words: int = 7) -> str:
     """A title by rule: the first words of the first message."""
     parts = text.split()
@@ -146,8 +154,9 @@ class ChatService:
 
     def turns(self, conversation_id: str) -> list[tuple[str, str]]:
         """(role, text) of the conversation's current turns."""
-        if conversation_id in self._temporary:
-            return [(t.role, t.text) for t in self._temporary[conversation_id].turns]
+        temporary = self._temporary_of(conversation_id)
+        if temporary is not None:
+            return [(t.role, t.text) for t in temporary.turns]
         if self.store is None:
             return []
         return [(m.role or "user", m.text) for m in self.store.conversation(conversation_id)]
@@ -156,12 +165,17 @@ class ChatService:
         return [ChatMessage(role, text) for role, text in self.turns(conversation_id)]
 
     def start_temporary(self) -> str:
-        conversation_id = f"temp-{uuid.uuid4().hex}"
+        conversation_id = new_temporary_id()
         self._temporary[conversation_id] = _Temporary()
         return conversation_id
 
+    def _temporary_of(self, conversation_id: str) -> _Temporary | None:
+        if not conversation_id.startswith(TEMPORARY_PREFIX):
+            return None
+        return self._temporary.setdefault(conversation_id, _Temporary())
+
     def is_temporary(self, conversation_id: str) -> bool:
-        return conversation_id in self._temporary
+        return conversation_id.startswith(TEMPORARY_PREFIX)
 
     def end_temporary(self, conversation_id: str) -> None:
         self._temporary.pop(conversation_id, None)
@@ -199,7 +213,7 @@ class ChatService:
         if not 0 <= index < len(turns) or turns[index][0] != "user":
             raise NothingToRedoError("only one of your own messages can be edited")
         self._retire_from(conversation_id, index + 1)
-        temporary = self._temporary.get(conversation_id)
+        temporary = self._temporary_of(conversation_id)
         if temporary is not None:
             temporary.turns[index].text = new_text
         elif self.store is not None:
@@ -217,7 +231,7 @@ class ChatService:
         return self._respond(conversation_id, cancel=cancel, continue_last=True)
 
     def _retire_from(self, conversation_id: str, index: int) -> None:
-        temporary = self._temporary.get(conversation_id)
+        temporary = self._temporary_of(conversation_id)
         if temporary is not None:
             del temporary.turns[index:]
             return
@@ -241,7 +255,7 @@ class ChatService:
         )
 
     def _remembers(self, conversation_id: str) -> MemoryStore | None:
-        if conversation_id in self._temporary or not self.settings.memory.enabled:
+        if self.is_temporary(conversation_id) or not self.settings.memory.enabled:
             return None
         return self.store
 
@@ -266,7 +280,7 @@ class ChatService:
     ) -> Iterator[ChatEvent]:
         started = time.perf_counter()
         store = self._remembers(conversation_id)
-        temporary = self._temporary.get(conversation_id)
+        temporary = self._temporary_of(conversation_id)
         recent = store.conversation(conversation_id) if store is not None else []
         history = (
             [ChatMessage(m.role or "user", m.text) for m in recent]
@@ -403,7 +417,7 @@ class ChatService:
         and then the rule title (the first words) simply stays.
         """
         turns = self.turns(conversation_id)[:2]
-        if len(turns) < 2 or self.store is None or conversation_id in self._temporary:
+        if len(turns) < 2 or self.store is None or self.is_temporary(conversation_id):
             return None
         exchange = "\n".join(f"{role}: {text[:500]}" for role, text in turns)
         messages = [

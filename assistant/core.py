@@ -197,26 +197,30 @@ class Assistant:
 
     # -- settings ---------------------------------------------------------------------
 
-    def apply_settings(self, new: Settings) -> list[str]:
-        """Save and use ``new``; returns the parts that must be opened again.
+    @staticmethod
+    def parts_to_reopen(old: Settings, new: Settings) -> list[str]:
+        """What new settings close: the model if how it is loaded changed, the memory if
+        where it lives changed."""
+        parts = []
+        if old.model != new.model or old.server != new.server:
+            parts.append("model")
+        if old.memory.server_url != new.memory.server_url:
+            parts.append("memory")
+        return parts
 
-        The model is closed if how it is loaded changed, the memory if where it
-        lives changed; the caller reopens them (in the background).
-        """
-        settings_mod.save(new, self.paths.settings_file)
-        reopen: list[str] = []
+    def apply_settings(self, new: Settings) -> list[str]:
+        """Save and use ``new``; returns the parts that must be opened again (see
+        :meth:`parts_to_reopen`); the caller reopens them (in the background)."""
         with self._lock:
+            settings_mod.save(new, self.paths.settings_file)
             old, self.settings = self.settings, new
-            if old.model != new.model or old.server != new.server:
-                if self._model is not None:
-                    self._model.close()
-                    self._model = None
-                reopen.append("model")
-            if old.memory.server_url != new.memory.server_url:
-                if self._store is not None:
-                    self._store.close()
-                    self._store = None
-                reopen.append("memory")
+            reopen = self.parts_to_reopen(old, new)
+            if "model" in reopen and self._model is not None:
+                self._model.close()
+                self._model = None
+            if "memory" in reopen and self._store is not None:
+                self._store.close()
+                self._store = None
             if self._chat is not None:
                 self._chat.settings = new
             if reopen:

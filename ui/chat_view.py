@@ -76,8 +76,11 @@ class ChatView(QScrollArea):
         when: float | None = None,
         used: Sequence[Hit] = (),
         note: str | None = None,
+        memory_id: str | None = None,
     ) -> MessageWidget:
-        message = self._add(MessageWidget(role, text, when=when, parent=self._content))
+        message = self._add(
+            MessageWidget(role, text, when=when, memory_id=memory_id, parent=self._content)
+        )
         if used or note:
             message.finish(note, used)
         return message
@@ -94,12 +97,39 @@ class ChatView(QScrollArea):
         assert self._reply is not None
         self._reply.append(text)
 
-    def end_reply(self, note: str | None = None, used: Sequence[Hit] = ()) -> None:
-        if self._reply is not None:
-            self._reply.finish(note, used)
-            self._reply.actions_visible(True)
-        self._reply = None
+    def end_reply(
+        self,
+        note: str | None = None,
+        used: Sequence[Hit] = (),
+        *,
+        memory_id: str | None = None,
+        kept: bool = True,
+    ) -> None:
+        """Finish the streaming reply; one that was not ``kept`` (nothing came, or it
+        failed) becomes a notice, so that the turns shown are the turns stored."""
+        reply, self._reply = self._reply, None
+        if reply is not None and not kept:
+            self.messages.remove(reply)
+            reply.deleteLater()
+            self.add_message("notice", f"No reply: {note}" if note else "No reply.")
+        elif reply is not None:
+            reply.memory_id = memory_id
+            reply.finish(note, used)
+            reply.actions_visible(True)
         self._update_actions()
+
+    def shown_memories(self) -> set[str]:
+        return {m.memory_id for m in self.messages if m.memory_id}
+
+    def editing(self) -> bool:
+        return any(m.editing for m in self.messages)
+
+    def scroll_to_memory(self, memory_id: str) -> None:
+        for message in self.messages:
+            if message.memory_id == memory_id:
+                self._follow = False
+                self.ensureWidgetVisible(message)
+                return
 
     @property
     def streaming_text(self) -> str:
@@ -110,10 +140,12 @@ class ChatView(QScrollArea):
         return [m for m in self.messages if m.role in ("user", "assistant")]
 
     def truncate_after(self, turn_index: int) -> None:
-        """Remove the turns after ``turn_index`` (they are being answered again)."""
-        for message in self.turns()[turn_index + 1 :]:
-            self.messages.remove(message)
+        """Remove what follows turn ``turn_index`` (it is being answered again)."""
+        turns = self.turns()
+        cut = self.messages.index(turns[turn_index]) + 1 if turn_index >= 0 else 0
+        for message in self.messages[cut:]:
             message.deleteLater()
+        del self.messages[cut:]
         self._update_actions()
 
     def remove_last_reply(self) -> None:

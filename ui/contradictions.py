@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -214,7 +215,10 @@ class ContradictionsInbox(QDialog):
         self._list_error = False
         self._deciding: tuple[Contradiction, Decision] | None = None
         self._build()
-        session.memoriesChanged.connect(self.refresh)
+        # Only consolidation flags contradictions: the hidden inbox looks again after a
+        # run, not after every write (a scan reads every fact).
+        session.memoriesChanged.connect(self._memories_changed)
+        session.consolidationFinished.connect(self.refresh)
         session.memoryState.connect(self._memory_state)
         self.refresh()
 
@@ -306,6 +310,14 @@ class ContradictionsInbox(QDialog):
                 self.list.setCurrentRow(row)
                 return True
         return False
+
+    def _memories_changed(self, *_: object) -> None:
+        if self.isVisible():
+            self.refresh()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.refresh()
 
     def refresh(self, *_: object) -> None:
         """List the open pairs again, in a worker; a refresh asked for while one runs

@@ -23,3 +23,12 @@ FolderOpener = Callable[[Path], object]
 
 def open_in_file_manager(path: Path) -> bool:
     return bool(QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))))
+
+
+def as_sentence(text: str) -> str:
+    """An error's text shown on its own: capitalised, ending in a full stop."""
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."

@@ -63,6 +63,7 @@ class MainWindow(QMainWindow):
         self._reply_pieces = 0
         self._open_latest = True
         self._last_sent = ""
+        self._scroll_to: str | None = None
         self.setWindowTitle("Mneme")
         self.resize(1100, 720)
         self._search_timer = QTimer(self)
@@ -223,9 +224,11 @@ class MainWindow(QMainWindow):
         s.modelState.connect(self._model_state)
         s.memoryState.connect(self._memory_state)
         s.memoriesChanged.connect(self._memories_changed)
+        s.memoryCount.connect(self._memory_count)
         s.replyEvent.connect(self._reply_event)
         s.replyFailed.connect(self._reply_failed)
         s.problem.connect(self.show_error)
+        s.runUndoFailed.connect(self.show_error)
         s.notice.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         s.conversationsLoaded.connect(self._conversations_loaded)
         s.conversationLoaded.connect(self._conversation_loaded)
@@ -262,7 +265,6 @@ class MainWindow(QMainWindow):
         has_text = bool(self.input.toPlainText().strip())
         self.send_button.setEnabled(ready and has_text)
         self.stop_button.setEnabled(self.session.generating)
-        self.temporary_button.setEnabled(self.session.assistant.model is not None)
         self.chat_view.set_busy(self.session.generating or not ready)
 
     def _model_state(self, state: str, detail: str) -> None:
@@ -327,6 +329,7 @@ class MainWindow(QMainWindow):
         self.show_memories().select_memory(memory_id)
 
     def _open_memory_in_chat(self, conversation_id: str, memory_id: str) -> None:
+        self._scroll_to = memory_id
         self.open_conversation(conversation_id)
         self.raise_()
         self.activateWindow()
@@ -404,12 +407,16 @@ class MainWindow(QMainWindow):
         self.consolidation_status.setText(text)
 
     def _memories_changed(self, change: Change) -> None:
-        store = self.session.store
-        if store is not None:
-            self.memory_status.setText(f"Memory: {store.count():,} memories")
-            if change.deleted and not self.session.generating and not self.temporary:
-                self.session.load_conversation(self.conversation_id)
-                self.session.load_conversations(self.search.text())
+        """Turns shown here were deleted (in the memory manager, by retention): show the
+        conversation as it is now, unless the person is busy with it."""
+        gone = set(change.deleted) & self.chat_view.shown_memories()
+        busy = self.session.generating or self.chat_view.editing()
+        if gone and not busy and not self.temporary:
+            self.session.load_conversation(self.conversation_id)
+            self.session.load_conversations(self.search.text())
+
+    def _memory_count(self, count: int) -> None:
+        self.memory_status.setText(f"Memory: {count:,} memories")
 
     # -- conversations ------------------------------------------------------------
 
@@ -453,8 +460,15 @@ class MainWindow(QMainWindow):
         self.chat_view.reset()
         for memory, used in turns:
             self.chat_view.add_message(
-                memory.role or "user", memory.text, when=memory.said_at, used=used
+                memory.role or "user",
+                memory.text,
+                when=memory.said_at,
+                used=used,
+                memory_id=memory.id,
             )
+        if self._scroll_to is not None:
+            self.chat_view.scroll_to_memory(self._scroll_to)
+            self._scroll_to = None
 
     def new_conversation(self) -> None:
         if self.session.generating:
@@ -475,10 +489,6 @@ class MainWindow(QMainWindow):
             return
         if on:
             conversation_id = self.session.start_temporary()
-            if conversation_id is None:
-                self.temporary_button.setChecked(False)
-                self.show_error("A temporary chat can start once the model has loaded.")
-                return
             self.session.conversation_left(self.conversation_id)
             self.temporary = True
             self.conversation_id = conversation_id
@@ -587,28 +597,31 @@ class MainWindow(QMainWindow):
     def send(self, text: str) -> None:
         if not text.strip() or not self._model_ready_or_say_so():
             return
+        if not self.session.send(self.conversation_id, text):
+            return
         self._last_sent = text
         self.input.clear()
         self.chat_view.add_message("user", text, when=time.time())
-        self.session.send(self.conversation_id, text)
         self._begin()
 
     def regenerate(self) -> None:
         if not self._model_ready_or_say_so():
             return
-        self.chat_view.remove_last_reply()
-        self.session.regenerate(self.conversation_id)
-        self._begin()
+        if self.session.regenerate(self.conversation_id):
+            self._last_sent = ""
+            self.chat_view.remove_last_reply()
+            self._begin()
 
     def edit_and_resend(self, index: int, text: str) -> None:
         if not self._model_ready_or_say_so():
             return
-        turns = self.chat_view.turns()
-        turns[index].stop_editing()
-        turns[index].set_text(text)
-        self.chat_view.truncate_after(index)
-        self.session.edit_and_resend(self.conversation_id, index, text)
-        self._begin()
+        if self.session.edit_and_resend(self.conversation_id, index, text):
+            self._last_sent = ""
+            turns = self.chat_view.turns()
+            turns[index].stop_editing()
+            turns[index].set_text(text)
+            self.chat_view.truncate_after(index)
+            self._begin()
 
     def _reply_event(self, event: object) -> None:
         if isinstance(event, Token):
@@ -629,14 +642,23 @@ class MainWindow(QMainWindow):
             notes.append("your message was cut to fit the model's context")
         if reply.error:
             notes.append(f"the model failed: {reply.error}")
-        self.chat_view.end_reply("; ".join(notes) or None, reply.used)
+        user_turn = self.chat_view.turns()[-2:-1]
+        if user_turn and reply.user_memory is not None:
+            user_turn[0].memory_id = reply.user_memory.id
+        self.chat_view.end_reply(
+            "; ".join(notes) or None,
+            reply.used,
+            memory_id=reply.assistant_memory.id if reply.assistant_memory else None,
+            kept=bool(reply.text),
+        )
+        self._last_sent = ""
         if not self.temporary:
             self.session.load_conversations(self.search.text())
         self._update_buttons()
 
-    def _reply_failed(self, message: str) -> None:
-        self.chat_view.end_reply("failed")
-        if self._last_sent and not self.input.toPlainText():
+    def _reply_failed(self, message: str, unsaved: bool) -> None:
+        self.chat_view.end_reply("the reply failed", kept=False)
+        if unsaved and self._last_sent and not self.input.toPlainText():
             self.input.setPlainText(self._last_sent)  # nothing typed is lost
             message += "\n\nYour message is back in the box."
         self.show_error(message)

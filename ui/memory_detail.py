@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from memory import Conversation, Kind, Memory, MemoryDetails, MemoryNotFoundError
 from memory.consolidation import Run, RunAction
 
+from .look import as_sentence
 from .memory_table import one_line, when
 from .session import AppSession
 
@@ -130,7 +131,7 @@ class MemoryDetailPane(QWidget):
         layout.addWidget(self.status)
         session.memoriesChanged.connect(self._memories_changed)
         session.runUndone.connect(self._run_undone)
-        session.replyFailed.connect(self._undo_failed)
+        session.runUndoFailed.connect(self._undo_failed)
         self._clear("No memory selected")
 
     def _with_button(self, widget: QWidget, button: QPushButton) -> QWidget:
@@ -375,9 +376,9 @@ class MemoryDetailPane(QWidget):
         self.session.undo_run(run.id)
 
     def _undo_failed(self, message: str) -> None:
-        if self._undoing and message.startswith("the run could not be undone"):
+        if self._undoing:
             self._undoing = False
-            self.status.setText(message[0].upper() + message[1:] + ".")
+            self.status.setText(as_sentence(message))
             self._update_buttons()
 
     def _run_undone(self, undone: int, kept: int) -> None:

@@ -69,10 +69,13 @@ class MessageWidget(QFrame):
         *,
         when: float | None = None,
         streaming: bool = False,
+        memory_id: str | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.role = role
+        self.memory_id = memory_id
+        """The stored turn this message shows (None: not stored, or not yet)."""
         self.setObjectName(f"message-{role}")
         self._text = text
         self._code_blocks: tuple[str, ...] = ()
@@ -218,7 +221,8 @@ class MessageWidget(QFrame):
 
     def _link(self, url: QUrl) -> None:
         if url.scheme() == COPY_SCHEME:
-            index = int(url.path() or -1)
+            path = url.path()
+            index = int(path) if path.isdigit() else -1  # a reply may write such links too
             if 0 <= index < len(self._code_blocks):
                 QGuiApplication.clipboard().setText(self._code_blocks[index])
         elif url.scheme() in ("http", "https", "mailto"):

@@ -60,7 +60,7 @@ from assistant.llm.gguf_header import GGUFError, read_gguf
 from assistant.models import ModelFile, model_files
 from assistant.settings import SettingsError, updated
 
-from .look import ERROR_STYLE, HELP_STYLE, FolderOpener, open_in_file_manager
+from .look import ERROR_STYLE, HELP_STYLE, FolderOpener, as_sentence, open_in_file_manager
 from .session import AppSession, PartState
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -476,7 +476,7 @@ class ModelManagerDialog(QDialog):
     def _settings_failed(self, message: str) -> None:
         if self._switching is not None:
             self._switching = None
-            self._show_model_status(_sentence(message), error=True)
+            self._show_model_status(as_sentence(message), error=True)
             self._update_model_buttons()
 
     def _model_state(self, state: str, detail: str) -> None:
@@ -485,7 +485,7 @@ class ModelManagerDialog(QDialog):
         name, self._switching = self._switching, None
         if state == PartState.FAILED:
             self._show_model_status(
-                f"{name} was chosen but could not be loaded: {_sentence(detail)}", error=True
+                f"{name} was chosen but could not be loaded: {as_sentence(detail)}", error=True
             )
         else:
             self._show_model_status(f"Now chatting with {name}.")
@@ -684,6 +684,7 @@ class ModelManagerDialog(QDialog):
             on_progress=self._download_event,
             on_error=self._download_error,
             on_finished=self._download_ended,
+            long=True,
         )
 
     def _download_event(self, item: object) -> None:
@@ -703,7 +704,7 @@ class ModelManagerDialog(QDialog):
         cancelling, self._cancelling = self._cancelling, False
         if error is not None:
             partial = error.partial if isinstance(error, DownloadError) else None
-            message = str(error) if isinstance(error, DownloadError) else _sentence(str(error))
+            message = str(error) if isinstance(error, DownloadError) else as_sentence(str(error))
             if not isinstance(error, DownloadError):
                 message = f"The download failed: {message}"
             self._partial = partial
@@ -827,14 +828,6 @@ class ModelManagerDialog(QDialog):
         """Closing pauses a running download; Resume, or the same download, continues it."""
         self.stop_download()
         super().done(result)
-
-
-def _sentence(text: str) -> str:
-    text = text.strip()
-    if not text:
-        return text
-    text = text[0].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def _duration(seconds: float) -> str:

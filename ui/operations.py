@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QDeadlineTimer, QObject, QRunnable, QThreadPool, Signal
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +48,19 @@ class Operation(QRunnable):
 
 
 class Operations(QObject):
-    """Starts operations on a thread pool and keeps them alive until they finish."""
+    """Starts operations on thread pools and keeps them alive until they finish.
+
+    Long work (loading a model, consolidating, downloading, importing) has a pool of
+    its own, so however much of it runs, a reply or a page of the memory table never
+    queues behind it.
+    """
 
     def __init__(self, parent: QObject | None = None, max_threads: int = 4) -> None:
         super().__init__(parent)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max_threads)
+        self.long_pool = QThreadPool(self)
+        self.long_pool.setMaxThreadCount(max_threads)
         self._running: set[Operation] = set()
 
     def start(
@@ -65,6 +72,7 @@ class Operations(QObject):
         on_result: Callable[[Any], None] | None = None,
         on_error: Callable[[Exception], None] | None = None,
         on_finished: Callable[[], None] | None = None,
+        long: bool = False,
     ) -> Operation:
         op = Operation(fn, name)
         if on_progress is not None:
@@ -77,7 +85,7 @@ class Operations(QObject):
             op.signals.finished.connect(on_finished)
         op.signals.finished.connect(lambda: self._running.discard(op))
         self._running.add(op)
-        self.pool.start(op)
+        (self.long_pool if long else self.pool).start(op)
         return op
 
     @property
@@ -85,4 +93,5 @@ class Operations(QObject):
         return bool(self._running)
 
     def wait(self, msecs: int = -1) -> bool:
-        return bool(self.pool.waitForDone(msecs))
+        deadline = QDeadlineTimer(msecs)
+        return bool(self.pool.waitForDone(deadline) and self.long_pool.waitForDone(deadline))

@@ -17,9 +17,9 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from assistant import conversations
-from assistant.chat import ChatService, Finished, Reply
+from assistant.chat import ChatService, Finished, Reply, new_temporary_id
 from assistant.core import Assistant
-from assistant.llm.base import CancelToken
+from assistant.llm.base import CancelToken, GenerationError
 from assistant.settings import Settings
 from memory import Change, Hit, Memory, MemoryStore, StoreUnavailableError
 from memory.consolidation import RunReport, undo_run
@@ -36,6 +36,12 @@ class PartState(StrEnum):
     GENERATING = "generating"
 
 
+def _unsaved(exc: Exception) -> bool:
+    """Whether a failed reply also left the person's message unstored: a model that
+    fails does so after the message was remembered; anything else fails before."""
+    return not isinstance(exc, GenerationError)
+
+
 class AppSession(QObject):
     memoryState = Signal(str, str)
     """(PartState, detail) of the memory store."""
@@ -43,6 +49,8 @@ class AppSession(QObject):
     """(PartState, detail) of the chat model."""
     memoriesChanged = Signal(object)
     """A :class:`Change`; writes in quick succession (a consolidation run) arrive as one."""
+    memoryCount = Signal(int)
+    """How many memories there are, counted in a worker after each announced change."""
     _storeChanged = Signal(object)
     """From whichever thread wrote; delivered to the UI thread to be merged."""
 
@@ -50,8 +58,9 @@ class AppSession(QObject):
     replyEvent = Signal(object)
     """Each event of the reply being made (Retrieved, PromptReady, Token, Finished)."""
     replyFinished = Signal(object)
-    replyFailed = Signal(str)
-    """The reply could not be made (what was typed is not lost: the window keeps it)."""
+    replyFailed = Signal(str, bool)
+    """(why, whether the message went unsaved): the reply could not be made; when the
+    message was not stored either, the window gives it back to the person."""
     problem = Signal(str)
     """Any other work that failed, as a sentence for the person."""
     notice = Signal(str)
@@ -66,6 +75,7 @@ class AppSession(QObject):
     """The :class:`RunReport` of a consolidation run (or None if it could not start)."""
     runUndone = Signal(int, int)
     """(changes undone, changes kept because the user made them since)."""
+    runUndoFailed = Signal(str)
     settingsApplied = Signal(object)
     """The :class:`Settings` now saved and in use."""
     settingsFailed = Signal(str)
@@ -92,6 +102,8 @@ class AppSession(QObject):
         self._change_timer.timeout.connect(self._announce_change)
         self._storeChanged.connect(self._merge_change)
         self._unsubscribe: Callable[[], None] = lambda: None
+        self._asked: list[Settings] = []
+        """Settings waiting to be applied, in order; the first is being applied."""
 
     # -- loading ------------------------------------------------------------------
 
@@ -103,11 +115,18 @@ class AppSession(QObject):
     def _open_memory(self, *, reopen: bool = False) -> None:
         self.memory_state = PartState.LOADING
         self.memoryState.emit(PartState.LOADING, "opening memory…")
+        opener = self.assistant.reopen_memory if reopen else self.assistant.open_memory
+
+        def open_and_count() -> tuple[MemoryStore, int]:
+            store = opener()
+            return store, store.count()
+
         self.operations.start(
-            self.assistant.reopen_memory if reopen else self.assistant.open_memory,
+            open_and_count,
             name="open memory",
-            on_result=self._memory_opened,
+            on_result=lambda opened: self._memory_opened(*opened),
             on_error=self._memory_failed,
+            long=True,
         )
 
     def _open_model(self) -> None:
@@ -118,14 +137,15 @@ class AppSession(QObject):
             name="load model",
             on_result=self._model_loaded,
             on_error=self._model_failed,
+            long=True,
         )
 
-    def _memory_opened(self, store: MemoryStore) -> None:
+    def _memory_opened(self, store: MemoryStore, count: int) -> None:
         self._unsubscribe()
         self._unsubscribe = store.subscribe(self._storeChanged.emit)
         self._consolidation_timer.start()
         self.memory_state = PartState.READY
-        self.memoryState.emit(PartState.READY, f"{store.count():,} memories")
+        self.memoryState.emit(PartState.READY, f"{count:,} memories")
         self.memoriesChanged.emit(Change())
 
     def _memory_failed(self, exc: Exception) -> None:
@@ -151,6 +171,11 @@ class AppSession(QObject):
     def _announce_change(self) -> None:
         change, self._pending_change = self._pending_change, Change()
         self.memoriesChanged.emit(change)
+        store = self.store
+        if store is not None:  # counted off the UI thread: a long write may hold the ledger
+            self.operations.start(
+                store.count, name="count memories", on_result=self.memoryCount.emit
+            )
 
     @property
     def store(self) -> MemoryStore | None:
@@ -178,16 +203,15 @@ class AppSession(QObject):
         """Run one reply in the background; False if one is running or the model is not ready."""
         if self.model_state is not PartState.READY or self.generating:
             return False
-        chat = self.assistant.chat()
         cancel = CancelToken()
         self._cancel = cancel
         self.model_state = PartState.GENERATING
         self.modelState.emit(PartState.GENERATING, "")
         self.operations.start(
-            lambda: events(chat, cancel),
+            lambda: events(self.assistant.chat(), cancel),  # its lock may be held: not here
             name="reply",
             on_progress=lambda event: self._reply_event(event, cancel),
-            on_error=lambda exc: self.replyFailed.emit(self.explain(exc)),
+            on_error=lambda exc: self.replyFailed.emit(self.explain(exc), _unsaved(exc)),
             on_finished=lambda: self._reply_over(cancel),
         )
         return True
@@ -204,6 +228,8 @@ class AppSession(QObject):
         if self._cancel is not cancel:
             return  # already wound up, or a later reply is running
         self._cancel = None
+        if self.model_state is not PartState.GENERATING:
+            return  # the model is being loaded again meanwhile (new settings)
         self.model_state = PartState.READY
         backend = self.assistant.backend
         self.modelState.emit(PartState.READY, backend.name if backend else "")
@@ -213,19 +239,6 @@ class AppSession(QObject):
             self._cancel.cancel()
 
     # -- memory -------------------------------------------------------------------
-
-    def delete_memories(self, ids: Sequence[str]) -> None:
-        """Forget them and what only they supported (summaries are rewritten later)."""
-        store = self.store
-        if store is None:
-            return
-        self.operations.start(
-            lambda: store.forget(list(ids)),
-            name="delete memories",
-            on_error=lambda exc: self.problem.emit(
-                f"the memories were not deleted: {self.explain(exc)}"
-            ),
-        )
 
     @staticmethod
     def explain(exc: Exception) -> str:
@@ -272,15 +285,15 @@ class AppSession(QObject):
             on_error=lambda exc: self.problem.emit(f"the conversation could not be opened: {exc}"),
         )
 
-    def start_temporary(self) -> str | None:
-        """A conversation that is never remembered; None until the model is loaded."""
-        if self.assistant.model is None:
-            return None
-        return self.assistant.chat().start_temporary()
+    def start_temporary(self) -> str:
+        """A conversation that is never remembered (known to the chat service by its id)."""
+        return new_temporary_id()
 
     def end_temporary(self, conversation_id: str) -> None:
         if self.assistant.model is not None:
-            self.assistant.chat().end_temporary(conversation_id)
+            self.operations.start(
+                lambda: self.assistant.chat().end_temporary(conversation_id), name="end temporary"
+            )
 
     def rename_conversation(self, conversation_id: str, title: str) -> None:
         self._conversation_work(
@@ -316,7 +329,8 @@ class AppSession(QObject):
                 f"Backed up {info.memories:,} memories ({info.size_bytes / 1e6:.1f} MB) "
                 f"to {info.path}"
             ),
-            on_error=lambda exc: self.problem.emit(f"the backup failed: {exc}"),
+            on_error=lambda exc: self.problem.emit(f"the backup failed: {self.explain(exc)}"),
+            long=True,
         )
 
     def _conversation_work(self, work: Callable[[MemoryStore], object], done: str) -> None:
@@ -347,10 +361,10 @@ class AppSession(QObject):
         if not ready or self.consolidating:
             return False
         cancel = CancelToken()
-        consolidator = self.assistant.consolidator(cancel)
         self._consolidation = cancel
 
         def run() -> RunReport:
+            consolidator = self.assistant.consolidator(cancel)  # takes the assistant's lock
             return consolidator.run(
                 everything=everything,
                 should_stop=lambda: cancel.cancelled,
@@ -362,6 +376,7 @@ class AppSession(QObject):
             name="consolidate",
             on_result=self._consolidated,
             on_error=lambda exc: self._consolidated(None, str(exc)),
+            long=True,
         )
         return True
 
@@ -376,8 +391,14 @@ class AppSession(QObject):
     def conversation_left(self, conversation_id: str) -> None:
         """A conversation the user moved away from is due now, not after the idle delay."""
         store = self.store
-        if store is not None and store.get_conversation(conversation_id) is not None:
-            store.jobs.queue_conversation(conversation_id, store.now())
+        if store is None:
+            return
+
+        def queue() -> None:
+            if store.get_conversation(conversation_id) is not None:
+                store.jobs.queue_conversation(conversation_id, store.now())
+
+        self.operations.start(queue, name="queue consolidation")
 
     def undo_run(self, run_id: str) -> None:
         store = self.store
@@ -387,7 +408,9 @@ class AppSession(QObject):
             lambda: undo_run(store, run_id),
             name="undo run",
             on_result=lambda r: self.runUndone.emit(len(r[0]), len(r[1])),
-            on_error=lambda exc: self.problem.emit(f"the run could not be undone: {exc}"),
+            on_error=lambda exc: self.runUndoFailed.emit(
+                f"the run could not be undone: {self.explain(exc)}"
+            ),
         )
 
     def stop_consolidation(self) -> None:
@@ -398,28 +421,60 @@ class AppSession(QObject):
 
     @property
     def settings(self) -> Settings:
-        return self.assistant.settings
+        """The settings as last asked for: build changes on these, so that two quick
+        changes (the welcome closing, a model chosen) both hold."""
+        return self._asked[-1] if self._asked else self.assistant.settings
 
     def apply_settings(self, new: Settings) -> None:
-        """Save and use ``new``; the parts whose settings changed load again in the background.
+        """Save and use ``new``, one change at a time, in the background.
 
-        A reply or consolidation in flight is stopped first: the model it uses may be closed.
+        Only if the model or the memory must be opened again is a running reply or
+        consolidation stopped, and that part shows as loading from now on, so nothing
+        is sent to a model being closed.
         """
-        self.stop()
-        self.stop_consolidation()
+        reopen = Assistant.parts_to_reopen(self.settings, new)
+        if reopen:
+            self.stop()
+            self.stop_consolidation()
+        if "model" in reopen:
+            self.model_state = PartState.LOADING
+            self.modelState.emit(PartState.LOADING, "loading model…")
+        if "memory" in reopen:
+            self.memory_state = PartState.LOADING
+            self.memoryState.emit(PartState.LOADING, "opening memory…")
+        self._asked.append(new)
+        if len(self._asked) == 1:
+            self._apply_next()
+
+    def _apply_next(self) -> None:
+        new = self._asked[0]
         self.operations.start(
             lambda: self.assistant.apply_settings(new),
             name="apply settings",
             on_result=lambda reopen: self._settings_applied(new, reopen),
-            on_error=lambda exc: self.settingsFailed.emit(f"the settings were not saved: {exc}"),
+            on_error=lambda exc: self._settings_failed(exc),
+            long=True,
         )
 
     def _settings_applied(self, new: Settings, reopen: list[str]) -> None:
+        self._asked.pop(0)
         if "memory" in reopen:
             self._open_memory()
         if "model" in reopen:
             self._open_model()
         self.settingsApplied.emit(new)
+        if self._asked:
+            self._apply_next()
+
+    def _settings_failed(self, exc: Exception) -> None:
+        """Nothing was saved or closed: what showed as loading is as it was."""
+        self._asked.clear()
+        if self.model_state is PartState.LOADING and self.assistant.model is not None:
+            self._model_loaded(self.assistant.model.backend)
+        if self.memory_state is PartState.LOADING and self.assistant.store is not None:
+            self.memory_state = PartState.READY
+            self.memoryState.emit(PartState.READY, "memory unchanged")
+        self.settingsFailed.emit(f"the settings were not saved: {exc}")
 
     # -- shutdown -----------------------------------------------------------------
 

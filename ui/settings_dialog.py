@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from assistant.secrets import Secrets, SecretsUnavailableError
 from assistant.settings import Settings, SettingsError, updated
 
-from .look import ERROR_STYLE, HELP_STYLE, FolderOpener, open_in_file_manager
+from .look import ERROR_STYLE, HELP_STYLE, FolderOpener, as_sentence, open_in_file_manager
 from .secrets_panel import SecretsPanel, read_status, save_secrets
 from .session import AppSession
 from .settings_fields import FieldEditor, Section, editor_for, lookup, schema_sections
@@ -63,10 +63,6 @@ CONFIRM: dict[str, Callable[[Any, Any], str | None]] = {
     "memory.episode_retention_days": _retention_warning,
 }
 """Changes that lead to deletion: (old, new) → the question to ask, or None."""
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 class SettingsDialog(QDialog):
@@ -267,11 +263,11 @@ class SettingsDialog(QDialog):
         """Say why next to the field and bring its tab forward."""
         label = self.errors.get(dotted)
         if label is None:
-            self.show_status(_sentence(f"{dotted}: {reason}."), error=True)
+            self.show_status(as_sentence(f"{dotted}: {reason}"), error=True)
             return
         editor = self.editors[dotted]
         self.tabs.setCurrentIndex(self.tab_of[dotted])
-        label.setText(_sentence(reason) + ".")
+        label.setText(as_sentence(reason))
         label.show()
         editor.input.setFocus()
         self.show_status(f'"{editor.spec.label}" was not accepted; nothing was saved.', error=True)
@@ -337,7 +333,7 @@ class SettingsDialog(QDialog):
         self._pending = None
         self._set_busy(False)
         names = list(self.secrets_panel.changes())
-        message = _sentence(str(exc))
+        message = as_sentence(str(exc))
         if not isinstance(exc, SecretsUnavailableError):
             message = f"The key could not be saved: {exc}"
         self.secrets_panel.show_error(names, message)
@@ -373,7 +369,7 @@ class SettingsDialog(QDialog):
     def _failed(self, message: str) -> None:
         self._stop_waiting()
         self._set_busy(False)
-        self.show_status(_sentence(message), error=True)
+        self.show_status(as_sentence(message), error=True)
 
     def reject(self) -> None:
         """Closed while saving: what was sent on goes on, nothing more is started."""

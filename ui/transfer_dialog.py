@@ -185,6 +185,7 @@ class _TransferDialog(QDialog):
             name=self.ACTION.lower(),
             on_result=self._done,
             on_error=self._crashed,
+            long=True,
         )
         return True
 

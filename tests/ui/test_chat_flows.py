@@ -3,13 +3,18 @@ and the conversation list."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
+from assistant.settings import updated
 from memory import State
 from ui.main_window import CONVERSATION_ROLE, MainWindow
+from ui.session import PartState
 
 from .conftest import OpenWindow
 from .test_main_window import send
@@ -134,3 +139,48 @@ def test_keyboard_new_chat_and_escape_to_stop(qtbot: QtBot, open_window: OpenWin
         qtbot.waitUntil(lambda: bool(window.chat_view.streaming_text), timeout=60_000)
         qtbot.keyClick(window.input, Qt.Key.Key_Escape)
     assert finished.args[0].stopped
+
+
+def test_a_reply_stopped_before_any_text_leaves_no_turn_and_editing_still_works(
+    qtbot: QtBot, open_window: OpenWindow
+) -> None:
+    window = open_window()
+    window.input.setPlainText("Tell me about the moon.")
+    with qtbot.waitSignal(window.session.replyFinished, timeout=60_000) as finished:
+        qtbot.keyClick(window.input, Qt.Key.Key_Return)
+        window.session.stop()  # before the first token
+    assert finished.args[0].text == "" and finished.args[0].assistant_memory is None
+    assert [m.role for m in window.chat_view.turns()] == ["user"]
+    assert "No reply" in window.chat_view.toPlainText()
+    message = window.chat_view.turns()[0]
+    message.edit_button.click()
+    message.editor.setPlainText("Tell me about the sun.")
+    with qtbot.waitSignal(window.session.replyFinished, timeout=120_000) as again:
+        message.resend_button.click()
+    assert again.args[0].text
+    store = window.session.store
+    assert store is not None
+    assert [t.text for t in store.conversation(window.conversation_id)][:1] == [
+        "Tell me about the sun."
+    ]
+    assert "No reply" not in window.chat_view.toPlainText()
+
+
+def test_settings_that_keep_the_model_neither_stop_a_reply_nor_undo_each_other(
+    qtbot: QtBot, open_window: OpenWindow, home: Path
+) -> None:
+    window = open_window()
+    session = window.session
+    session.assistant.settings.generation.max_tokens = 60
+    window.input.setPlainText("Describe a walk in the forest.")
+    with qtbot.waitSignal(session.replyFinished, timeout=120_000) as finished:
+        qtbot.keyClick(window.input, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: bool(window.chat_view.streaming_text), timeout=60_000)
+        # Two quick changes, each built on the settings as last asked for.
+        session.apply_settings(updated(session.settings, {"ui.font_size": 13}))
+        session.apply_settings(updated(session.settings, {"ui.first_run_done": True}))
+    assert not finished.args[0].stopped
+    qtbot.waitUntil(lambda: session.settings.ui.first_run_done, timeout=10_000)
+    saved = json.loads((home / "config" / "settings.json").read_text())
+    assert saved["ui"]["font_size"] == 13 and saved["ui"]["first_run_done"] is True
+    assert session.model_state is PartState.READY

@@ -260,3 +260,19 @@ def test_a_disk_that_cannot_be_written_is_said_and_nothing_typed_is_lost(
     assert reopened is not None and reopened is not store and reopened.count() == 2
     send(qtbot, window, window.input.toPlainText())
     assert reopened.count() == 4
+
+
+def test_a_run_that_cannot_be_undone_is_said(
+    qtbot: QtBot, open_window: OpenWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ui.session
+
+    def fails(store: object, run_id: str) -> None:
+        raise ui.session.StoreUnavailableError("the disk is full")
+
+    monkeypatch.setattr(ui.session, "undo_run", fails)
+    window = open_window(wait_model=False)
+    with qtbot.waitSignal(window.session.runUndoFailed, timeout=30_000) as failed:
+        window.session.undo_run("run-1")
+    assert failed.args[0].startswith("the run could not be undone: the disk is full")
+    assert window.banner.isVisible() and "Reopen memory" in window.banner.text()
