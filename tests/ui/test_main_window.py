@@ -276,3 +276,16 @@ def test_a_run_that_cannot_be_undone_is_said(
         window.session.undo_run("run-1")
     assert failed.args[0].startswith("the run could not be undone: the disk is full")
     assert window.banner.isVisible() and "Reopen memory" in window.banner.text()
+
+
+def test_a_second_window_on_the_same_data_is_refused_clearly(
+    qtbot: QtBot, open_window: OpenWindow
+) -> None:
+    first = open_window(wait_model=False)
+    assert first.session.memory_state is PartState.READY
+    second = open_window(wait_model=False)
+    assert second.session.memory_state is PartState.FAILED
+    assert second.banner.isVisible()
+    assert "in use by another Mneme" in second.banner.text()
+    assert second.session.store is None
+    assert first.session.store is not None and first.session.store.count() == 0
