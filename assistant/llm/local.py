@@ -254,11 +254,11 @@ class LlamaCppBackend:
             stream = llm.create_completion(tokens, **kwargs)
             try:
                 for chunk in stream:
+                    if cancel is not None and cancel.cancelled:
+                        break  # before yielding: a stop asked for while it was computed wins
                     piece = chunk["choices"][0]["text"]
                     if piece:
                         yield piece
-                    if cancel is not None and cancel.cancelled:
-                        break
             finally:
                 stream.close()
         except (ValueError, RuntimeError) as exc:
