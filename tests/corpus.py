@@ -49,6 +49,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assistant.llm.gguf_header import _SCALARS  # the reader's table of the spec's value types
+
 KINDS = ("gguf", "settings", "export", "chatgpt", "server")
 ROOT = Path(__file__).resolve().parents[1]
 CHATGPT_FIXTURE = ROOT / "tests" / "fixtures" / "chatgpt" / "conversations.json"
@@ -175,21 +177,6 @@ class GGUFField:
     value: int | float = 0
 
 
-_SCALAR_FORMATS = {
-    0: "<B",
-    1: "<b",
-    2: "<H",
-    3: "<h",
-    4: "<I",
-    5: "<i",
-    6: "<f",
-    7: "<?",
-    10: "<Q",
-    11: "<q",
-    12: "<d",
-}
-
-
 def gguf_fields(data: bytes) -> tuple[list[GGUFField], int]:
     """Where each field of a (valid) GGUF header is, and where the tensor infos end."""
     fields: list[GGUFField] = [
@@ -235,9 +222,9 @@ def gguf_fields(data: bytes) -> tuple[list[GGUFField], int]:
                 if item == 8:
                     string("string_len", f"{key}[{i}]")
                 else:
-                    pos += struct.calcsize(_SCALAR_FORMATS[item])
+                    pos += struct.calcsize(_SCALARS[item])
         else:
-            fmt = _SCALAR_FORMATS[type_code]
+            fmt = _SCALARS[type_code]
             (value,) = struct.unpack_from(fmt, data, pos)
             fields.append(GGUFField("scalar", pos, struct.calcsize(fmt), key, type_code, value))
             pos += struct.calcsize(fmt)

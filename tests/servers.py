@@ -27,14 +27,20 @@ def running(
     log: Path,
     timeout: float = 120.0,
     env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    verify: bool = True,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Start ``command``, wait until ``ready_url`` answers, stop it afterwards."""
+    """Start ``command``, wait until ``ready_url`` answers, stop it afterwards.
+
+    ``verify=False`` only for the readiness probe of a server whose certificate is
+    what the test is about."""
     with open(log, "wb") as out:
         process = subprocess.Popen(
             list(command),
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
+            cwd=cwd,
         )
         try:
             deadline = time.monotonic() + timeout
@@ -42,7 +48,7 @@ def running(
                 if process.poll() is not None:
                     raise RuntimeError(f"{command[0]} exited early:\n{log.read_text()[-2000:]}")
                 try:
-                    if httpx.get(ready_url, timeout=1.0).status_code < 500:
+                    if httpx.get(ready_url, timeout=1.0, verify=verify).status_code < 500:
                         break
                 except httpx.HTTPError:
                     pass
@@ -64,3 +70,44 @@ def chroma_command(path: Path, port: int, config: Path | None = None) -> list[st
     if config is not None:
         command.append(str(config))
     return command
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that signs itself (so no system trusts it until told
+    to, e.g. with ``SSL_CERT_FILE``); returns the certificate and key files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    certfile, keyfile = folder / "cert.pem", folder / "key.pem"
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return certfile, keyfile

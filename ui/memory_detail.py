@@ -29,7 +29,7 @@ from memory import Conversation, Kind, Memory, MemoryDetails, MemoryNotFoundErro
 from memory.consolidation import Run, RunAction
 
 from .look import as_sentence
-from .memory_table import one_line, when
+from .memory_table import fill_history, one_line, when
 from .session import AppSession
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -221,15 +221,7 @@ class MemoryDetailPane(QWidget):
         self._fill(self.derived, loaded.details.derived)
         kept_version = self._chosen(self.history)
         kept_run = self._chosen(self.runs)
-        self.history.clear()
-        for old in reversed(loaded.details.history):
-            item = QListWidgetItem(
-                f"v{old.version} · {old.author.value} · {when(old.updated_at)} · "
-                f"{one_line(old.text, 160)}"
-            )
-            item.setToolTip(old.text[:2000])
-            item.setData(ID_ROLE, old.version)
-            self.history.addItem(item)
+        fill_history(self.history, loaded.details.history, 160)
         self.runs.clear()
         for run, actions in loaded.runs:
             item = QListWidgetItem(_run_line(run, actions))

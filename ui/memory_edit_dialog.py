@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
-    QListWidgetItem,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
@@ -30,10 +29,8 @@ from PySide6.QtWidgets import (
 from memory import Memory, MemoryDetails
 
 from .look import ERROR_STYLE
-from .memory_table import one_line, when
+from .memory_table import ID_ROLE, fill_history
 from .session import AppSession
-
-VERSION_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 class MemoryEditDialog(QDialog):
@@ -117,15 +114,7 @@ class MemoryEditDialog(QDialog):
         self.text.setPlainText(memory.text)
         self.pinned.setChecked(memory.pinned)
         self.importance.setValue(memory.importance)
-        self.history.clear()
-        for old in reversed(details.history):
-            item = QListWidgetItem(
-                f"v{old.version} · {old.author.value} · {when(old.updated_at)} · "
-                f"{one_line(old.text, 120)}"
-            )
-            item.setToolTip(old.text[:2000])
-            item.setData(VERSION_ROLE, old.version)
-            self.history.addItem(item)
+        fill_history(self.history, details.history, 120)
         self.setWindowTitle(f"Edit {memory.kind.value} (version {memory.version})")
         self._set_busy(False, "")
         self.loaded.emit(details)
@@ -185,7 +174,7 @@ class MemoryEditDialog(QDialog):
         item, store = self.history.currentItem(), self.session.store
         if item is None or store is None or self._busy:
             return
-        version = int(item.data(VERSION_ROLE))
+        version = int(item.data(ID_ROLE))
         if self.modified():
             answer = QMessageBox.question(
                 self,

@@ -29,6 +29,7 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QListWidget, QListWidgetItem
 
 from memory import Change, Conversation, Hit, ListQuery, Memory, MemoryStore, SortKey
 
@@ -84,6 +85,19 @@ def when(timestamp: float) -> str:
 def one_line(text: str, limit: int = 300) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def fill_history(widget: QListWidget, history: Sequence[Memory], width: int) -> None:
+    """A memory's earlier versions, newest first; each item's ``ID_ROLE`` is its version."""
+    widget.clear()
+    for old in reversed(history):
+        item = QListWidgetItem(
+            f"v{old.version} · {old.author.value} · {when(old.updated_at)} · "
+            f"{one_line(old.text, width)}"
+        )
+        item.setToolTip(old.text[:2000])
+        item.setData(ID_ROLE, old.version)
+        widget.addItem(item)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,8 @@ from assistant.core import Assistant
 from assistant.secrets import CHROMA_SERVER_TOKEN
 from assistant.settings import updated
 from memory import Embedder, MemoryStore, NewEpisode, ServerLocation, StoreUnavailableError
-from tests.chroma_auth_server import chroma_token_server, self_signed_certificate
+from tests.chroma_auth_server import chroma_token_server
+from tests.servers import self_signed_certificate
 
 TOKEN = "chroma-Token-4f9c2e71b8"
 
