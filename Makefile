@@ -29,6 +29,7 @@ test: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check memory assistant ui tests benchmarks packaging
+	$(BIN)/ruff format --check memory assistant ui tests benchmarks packaging
 	$(BIN)/mypy
 
 check: test lint

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from memory import (
+from mneme.memory import (
     Author,
     Hit,
     ListQuery,
@@ -29,6 +29,8 @@ from memory import (
     State,
 )
 
+from .actions import action
+from .errors import InvalidRequestError
 from .llm.base import CancelToken, ChatMessage, GenerationError, LLMBackend, SamplingParams
 from .llm.owner import ModelOwner, Priority
 from .prompts import Prompt, PromptBuilder
@@ -42,15 +44,15 @@ MAX_MESSAGE_CHARS = 200_000
 _SHORT_FOLLOW_UP = 6
 
 
-class EmptyMessageError(ValueError):
+class EmptyMessageError(InvalidRequestError):
     pass
 
 
-class MessageTooLongError(ValueError):
+class MessageTooLongError(InvalidRequestError):
     pass
 
 
-class NothingToRedoError(ValueError):
+class NothingToRedoError(InvalidRequestError):
     """Regenerate or continue was asked of a conversation with no reply to redo."""
 
 
@@ -164,6 +166,7 @@ class ChatService:
     def history(self, conversation_id: str) -> list[ChatMessage]:
         return [ChatMessage(role, text) for role, text in self.turns(conversation_id)]
 
+    @action
     def start_temporary(self) -> str:
         conversation_id = new_temporary_id()
         self._temporary[conversation_id] = _Temporary()
@@ -177,17 +180,20 @@ class ChatService:
     def is_temporary(self, conversation_id: str) -> bool:
         return conversation_id.startswith(TEMPORARY_PREFIX)
 
+    @action
     def end_temporary(self, conversation_id: str) -> None:
         self._temporary.pop(conversation_id, None)
 
     # -- the operations -------------------------------------------------------------
 
+    @action
     def send(
         self, conversation_id: str, text: str, *, cancel: CancelToken | None = None
     ) -> Iterator[ChatEvent]:
         check_message(text)
         return self._respond(conversation_id, new_user_text=text, cancel=cancel)
 
+    @action
     def regenerate(
         self, conversation_id: str, *, cancel: CancelToken | None = None
     ) -> Iterator[ChatEvent]:
@@ -198,6 +204,7 @@ class ChatService:
         self._retire_from(conversation_id, len(turns) - 1)
         return self._respond(conversation_id, cancel=cancel)
 
+    @action
     def edit_and_resend(
         self,
         conversation_id: str,
@@ -221,6 +228,7 @@ class ChatService:
             self.store.edit(memory.id, new_text, author=Author.USER)
         return self._respond(conversation_id, cancel=cancel)
 
+    @action
     def continue_reply(
         self, conversation_id: str, *, cancel: CancelToken | None = None
     ) -> Iterator[ChatEvent]:

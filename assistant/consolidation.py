@@ -2,19 +2,32 @@
 
 The model is shared with chat through the :class:`ModelOwner` at background
 priority, so a user's message takes it within one token (the running step
-raises :class:`ModelBusy` and the job waits in the queue).
+raises :class:`ModelBusy` and the job waits in the queue). The facet
+:class:`ConsolidationActions` is what a person can do about it: run it now,
+see the runs, take one back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from memory.consolidation import ConsolidationConfig, ModelBusy
+from mneme.memory import Run
+from mneme.memory.consolidation import ConsolidationConfig, ModelBusy, RunReport, undo_run
 
+from .actions import action
 from .llm.base import CancelToken, ChatMessage, SamplingParams
 from .llm.owner import ModelOwner, Preempted, Priority
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .core import Assistant
+
+__all__ = ["BackgroundModel", "ConsolidationActions", "RunReport", "UndoReport", "config_from"]
+
+Progress = Callable[[int, int, str], None]
+"""(jobs done, jobs known, what is being done)"""
 
 
 class BackgroundModel:
@@ -73,3 +86,55 @@ def config_from(settings: Settings) -> ConsolidationConfig:
             float(memory.episode_retention_days) if memory.episode_retention_days else None
         ),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class UndoReport:
+    undone: tuple[str, ...]
+    """Memories the run added (now gone) or changed (now back as they were)."""
+    kept: tuple[str, ...]
+    """Memories the person edited or pinned since, kept as they are."""
+
+
+class ConsolidationActions:
+    """The consolidation facet of the core: ``assistant.consolidation``."""
+
+    RUNS_SHOWN = 20
+
+    def __init__(self, core: Assistant) -> None:
+        self._core = core
+
+    @action
+    def run(
+        self,
+        *,
+        everything: bool = False,
+        cancel: CancelToken | None = None,
+        progress: Progress | None = None,
+    ) -> RunReport:
+        """Summarise and distil the conversations that are due (``everything``: all of
+        them, even active ones). Needs the model and the memory; a message sent meanwhile
+        takes the model, and what is left waits for the next run."""
+        token = cancel or CancelToken()
+        consolidator = self._core.consolidator(token)
+        return consolidator.run(
+            everything=everything, should_stop=lambda: token.cancelled, progress=progress
+        )
+
+    @action
+    def runs(self, limit: int = RUNS_SHOWN) -> list[Run]:
+        """The last runs, newest first, with what each did."""
+        return self._core.open_memory(load_embedder=False).jobs.runs(limit)
+
+    @action
+    def undo(self, run_id: str) -> UndoReport:
+        """Take back everything one run did, keeping what the person changed since."""
+        undone, kept = undo_run(self._core.open_memory(), run_id)
+        return UndoReport(tuple(undone), tuple(kept))
+
+    def conversation_left(self, conversation_id: str) -> None:
+        """The person moved away from a conversation: it is due now, not after the idle
+        delay. (A policy of the window, not something a person asks for.)"""
+        store = self._core.open_memory(load_embedder=False)
+        if store.get_conversation(conversation_id) is not None:
+            store.jobs.queue_conversation(conversation_id, store.now())

@@ -1,7 +1,9 @@
-"""Conversations as a person sees them: list, find, rename, delete, export.
+"""Conversations as a person sees them: list, find, open, rename, delete, export.
 
 A conversation's turns are its episodes in memory; there is no second copy
 of a chat log, so forgetting a turn removes it from the conversation too.
+Deleting a conversation with "forget" goes through the engine's true
+forgetting (what was learnt only from it goes too), never a bare delete.
 """
 
 from __future__ import annotations
@@ -9,28 +11,30 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from memory import Conversation, DeleteReport, MemoryStore
-from memory.export import atomic_write
+from mneme.memory import Conversation, DeleteReport, Hit, Memory, MemoryNotFoundError, MemoryStore
+from mneme.memory.export import atomic_write
+
+from .actions import action
+from .errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    from .core import Assistant
 
 EXPORT_FORMAT = "mneme-conversations"
+SEARCH_LIMIT = 500
 
 
-def rename(store: MemoryStore, conversation_id: str, title: str) -> None:
-    if not title.strip():
-        raise ValueError("a title cannot be empty")
-    store.set_conversation_title(conversation_id, title)
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One turn of a conversation as shown: what was said, and for a reply the memories
+    it was given."""
 
-
-def delete(store: MemoryStore, conversation_id: str, *, forget: bool) -> DeleteReport:
-    """Remove from the list; ``forget`` also deletes its turns from memory."""
-    return store.delete_conversation(conversation_id, forget=forget)
-
-
-def find(store: MemoryStore, text: str) -> list[Conversation]:
-    return store.find_conversations(text)
+    memory: Memory
+    used: tuple[Hit, ...] = ()
 
 
 def _when(t: float) -> str:
@@ -75,12 +79,66 @@ def to_json(store: MemoryStore, conversations: Sequence[Conversation]) -> str:
     )
 
 
-def export(store: MemoryStore, path: Path, conversation_ids: Sequence[str] | None = None) -> int:
-    """Write conversations (all, or the given ones) as Markdown or JSON by the file's suffix."""
-    chosen = store.conversations()
-    if conversation_ids is not None:
-        wanted = set(conversation_ids)
-        chosen = [c for c in chosen if c.id in wanted]
-    text = to_json(store, chosen) if path.suffix.lower() == ".json" else to_markdown(store, chosen)
-    atomic_write(path, lambda out: out.write(text))
-    return len(chosen)
+class ConversationActions:
+    """The conversations facet of the core: ``assistant.conversations``."""
+
+    def __init__(self, core: Assistant) -> None:
+        self._core = core
+
+    def _store(self) -> MemoryStore:
+        return self._core.open_memory(load_embedder=False)
+
+    @action
+    def all(self) -> list[Conversation]:
+        """Every conversation, newest first."""
+        return self._store().conversations()
+
+    @action
+    def find(self, text: str, limit: int = SEARCH_LIMIT) -> list[Conversation]:
+        """Conversations whose title or turns hold every word of ``text``; all when empty."""
+        return self._store().find_conversations(text, limit=limit)
+
+    def get(self, conversation_id: str) -> Conversation:
+        found = self._store().get_conversation(conversation_id)
+        if found is None:
+            raise MemoryNotFoundError(f"no conversation with id {conversation_id!r}")
+        return found
+
+    @action
+    def turns(self, conversation_id: str) -> list[Turn]:
+        """The turns shown in a conversation, each reply with the memories it used."""
+        store = self._store()
+        return [
+            Turn(m, tuple(store.uses(m.id)) if m.role == "assistant" else ())
+            for m in store.conversation(conversation_id)
+        ]
+
+    @action
+    def rename(self, conversation_id: str, title: str) -> None:
+        if not title.strip():
+            raise InvalidRequestError("a title cannot be empty")
+        self.get(conversation_id)
+        self._store().set_conversation_title(conversation_id, title)
+
+    @action
+    def delete(self, conversation_id: str, *, forget: bool) -> DeleteReport:
+        """Remove from the list; with ``forget`` also forget its turns and what was learnt
+        only from them (true forgetting, as everywhere)."""
+        self.get(conversation_id)
+        return self._store().delete_conversation(conversation_id, forget=forget)
+
+    @action
+    def export(self, path: Path, conversation_ids: Sequence[str] | None = None) -> int:
+        """Write conversations (all, or the given ones) as Markdown or JSON by the file's
+        suffix, whole or not at all; returns how many."""
+        store = self._store()
+        chosen = store.conversations()
+        if conversation_ids is not None:
+            wanted = set(conversation_ids)
+            chosen = [c for c in chosen if c.id in wanted]
+        if path.suffix.lower() == ".json":
+            text = to_json(store, chosen)
+        else:
+            text = to_markdown(store, chosen)
+        atomic_write(path, lambda out: out.write(text))
+        return len(chosen)

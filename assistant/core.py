@@ -1,43 +1,69 @@
-"""The assistant's parts, wired from settings: memory, model and chat.
+"""The application core: one object a frontend opens, one method per thing a person can do.
 
-The CLI and the desktop app both start here. Memory and model open separately
-so that one failing (a damaged model file, a locked memory folder) leaves the
-other usable: memories stay browsable without a model, and the model still
+The window (``mneme.ui``), the CLI and any server call only this. An
+:class:`Assistant` is opened on a data folder and its settings; its facets
+hold the actions, each a typed, documented method with typed errors
+(:mod:`.errors`)::
+
+    assistant.memories        browse, search, add, edit, pin, forget, forget about…
+    assistant.contradictions  facts that disagree: list and settle
+    assistant.conversations   list, find, open, rename, delete, export
+    assistant.consolidation   run, runs, undo
+    assistant.transfer        export, import, backup, restore
+    assistant.models          list, use, add, remove, download
+    assistant.chat()          send, regenerate, edit and resend, continue, temporary
+    assistant.secrets         keys for the servers a person configured
+    apply_settings, change_settings
+
+Writes to memory announce what changed through :meth:`Assistant.subscribe`
+(a :class:`~mneme.memory.Change`), whoever made them, so every view can decide
+for itself whether to refresh. Memory and model open separately so that one
+failing (a damaged model file, a locked memory folder) leaves the other
+usable: memories stay browsable without a model, and the model still
 answers, without recall, when memory cannot open.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from memory import (
+from mneme.memory import (
+    Change,
     Embedder,
     MemoryStore,
     SentenceTransformerEmbedder,
     ServerLocation,
-    StoreUnavailableError,
 )
-from memory.backup import BackupInfo
-from memory.consolidation import Consolidator
+from mneme.memory.consolidation import Consolidator
 
 from . import settings as settings_mod
+from .actions import action, core_actions
 from .chat import ChatService
-from .consolidation import BackgroundModel, config_from
+from .consolidation import BackgroundModel, ConsolidationActions, config_from
+from .contradictions import ContradictionActions
+from .conversations import ConversationActions
+from .errors import NotReadyError, Part
 from .llm.base import CancelToken, LLMBackend, ModelLoadError
 from .llm.local import LlamaCppBackend
 from .llm.owner import ModelOwner
-from .models import BundledModelMissing, resolve_model_path
+from .memories import MemoryActions, Progress
+from .models import BundledModelMissing, ModelActions, resolve_model_path
 from .paths import AppPaths
 from .secrets import CHROMA_SERVER_TOKEN, MODEL_SERVER_KEY, Secrets
 from .settings import Settings
+from .transfer import TransferActions
 
 log = logging.getLogger(__name__)
 
 
 class Assistant:
+    """Mneme without a window: open it, call its facets, close it."""
+
     def __init__(
         self,
         paths: AppPaths,
@@ -54,6 +80,14 @@ class Assistant:
         self._model: ModelOwner | None = None
         self._chat: ChatService | None = None
         self._lock = threading.RLock()
+        self._listeners: list[Callable[[Change], None]] = []
+        self._unsubscribe: Callable[[], None] = lambda: None
+        self.memories = MemoryActions(self)
+        self.contradictions = ContradictionActions(self)
+        self.conversations = ConversationActions(self)
+        self.consolidation = ConsolidationActions(self)
+        self.transfer = TransferActions(self)
+        self.models = ModelActions(self)
 
     @classmethod
     def from_environment(
@@ -95,30 +129,69 @@ class Assistant:
                 )
                 self._store = MemoryStore.open(self.paths.memory, embedder, server=server)
                 self.warnings.extend(self._store.warnings)
+                self._unsubscribe = self._store.subscribe(self._announce)
                 self._chat = None
             return self._store
 
+    def subscribe(self, callback: Callable[[Change], None]) -> Callable[[], None]:
+        """Call ``callback`` (from the writing thread) after every committed memory write,
+        whoever made it, also across the memory being opened again; returns an
+        unsubscribe."""
+        self._listeners.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(callback)
+
+        return unsubscribe
+
+    def _announce(self, change: Change) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback(change)
+            except Exception:  # a broken listener must not undo a committed write
+                log.exception("memory change listener failed")
+
+    def _close_memory(self) -> None:
+        if self._store is not None:
+            self._unsubscribe()
+            self._store.close()
+            self._store = None
+            self._chat = None
+
     @property
     def store(self) -> MemoryStore | None:
+        """The open memory, if it is (for the engine's own tools: benchmarks, tests)."""
         return self._store
+
+    @property
+    def memory_open(self) -> bool:
+        return self._store is not None
 
     def reopen_memory(self) -> MemoryStore:
         """Close and open the memory again: after a failed write (a full or read-only
         disk) the store takes no more changes until it is reopened."""
         with self._lock:
-            if self._store is not None:
-                self._store.close()
-                self._store = None
-                self._chat = None
+            self._close_memory()
             return self.open_memory()
 
-    def backup(self, folder: Path) -> BackupInfo:
-        """The memory (consistent even while in use) and the settings, into a new ``folder``;
-        ``mneme-cli restore`` reads it."""
-        info = self.open_memory(load_embedder=False).backup(folder / "memory")
-        if self.paths.settings_file.exists():
-            shutil.copy2(self.paths.settings_file, folder / "settings.json")
-        return info
+    def reindex_memory(self, progress: Progress | None = None) -> int:
+        """Re-embed every memory with the configured embedding model; the memory must not
+        be open (nor used by another Mneme)."""
+        with self._lock:
+            if self._store is not None:
+                raise NotReadyError(
+                    Part.MEMORY, "the memory is open; re-indexing needs it closed first"
+                )
+            url = self.settings.memory.server_url
+            server = (
+                ServerLocation(url.rstrip("/"), token=self.secrets.get(CHROMA_SERVER_TOKEN))
+                if url
+                else None
+            )
+            return MemoryStore.reindex(
+                self.paths.memory, self.embedder(), server=server, progress=progress
+            )
 
     # -- model ------------------------------------------------------------------------
 
@@ -177,7 +250,7 @@ class Assistant:
         """The chat service over whatever is open; the model must be."""
         with self._lock:
             if self._model is None:
-                raise ModelLoadError("the chat model is not loaded")
+                raise NotReadyError(Part.MODEL, "the chat model is not loaded")
             if self._chat is None:
                 self._chat = ChatService(self._model, self._store, self.settings)
             return self._chat
@@ -186,9 +259,9 @@ class Assistant:
         """Consolidation over the open memory with the open model (at background priority)."""
         with self._lock:
             if self._model is None:
-                raise ModelLoadError("the chat model is not loaded")
+                raise NotReadyError(Part.MODEL, "the chat model is not loaded")
             if self._store is None:
-                raise StoreUnavailableError("the memory is not open")
+                raise NotReadyError(Part.MEMORY, "the memory is not open")
             return Consolidator(
                 self._store,
                 BackgroundModel(self._model, cancel=cancel),
@@ -208,6 +281,7 @@ class Assistant:
             parts.append("memory")
         return parts
 
+    @action
     def apply_settings(self, new: Settings) -> list[str]:
         """Save and use ``new``; returns the parts that must be opened again (see
         :meth:`parts_to_reopen`); the caller reopens them (in the background)."""
@@ -218,21 +292,62 @@ class Assistant:
             if "model" in reopen and self._model is not None:
                 self._model.close()
                 self._model = None
-            if "memory" in reopen and self._store is not None:
-                self._store.close()
-                self._store = None
+            if "memory" in reopen:
+                self._close_memory()
             if self._chat is not None:
                 self._chat.settings = new
             if reopen:
                 self._chat = None
         return reopen
 
+    @action
+    def change_settings(self, changes: dict[str, Any]) -> list[str]:
+        """Change settings by dotted name (``{"model.path": "…"}``; a value of
+        :data:`DEFAULT` puts the default back), checked before anything is saved."""
+        defaults = Settings().model_dump()
+        resolved = {}
+        for key, value in changes.items():
+            if value is DEFAULT:
+                value = defaults
+                for part in key.split("."):
+                    if not isinstance(value, dict) or part not in value:
+                        raise settings_mod.SettingsError(key, "no such setting")
+                    value = value[part]
+            resolved[key] = value
+        return self.apply_settings(settings_mod.updated(self.settings, resolved))
+
+    def __enter__(self) -> Assistant:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         with self._lock:
             if self._model is not None:
                 self._model.close()
                 self._model = None
-            if self._store is not None:
-                self._store.close()
-                self._store = None
+            self._close_memory()
             self._chat = None
+
+
+DEFAULT: Any = object()
+"""A value for :meth:`Assistant.change_settings` that means "the default"."""
+
+FACETS: dict[str, type] = {
+    "assistant": Assistant,
+    "memories": MemoryActions,
+    "contradictions": ContradictionActions,
+    "conversations": ConversationActions,
+    "consolidation": ConsolidationActions,
+    "transfer": TransferActions,
+    "models": ModelActions,
+    "chat": ChatService,
+    "secrets": Secrets,
+}
+"""Where the actions are: ``core_actions()`` names each as ``"facet.method"``."""
+
+
+def actions() -> list[str]:
+    """Every action a person can take, by name (``"memories.forget"``)."""
+    return core_actions(FACETS)

@@ -76,7 +76,7 @@ def launcher_command() -> list[str]:
     A frozen bundle is its own launcher (an AppImage is the file named by
     ``$APPIMAGE``, not its temporary mount); otherwise the ``mneme`` script beside
     this interpreter (a venv's or pipx's ``bin``), then one on ``PATH``, then
-    ``python -m ui``.
+    ``python -m mneme.ui``.
     """
     if getattr(sys, "frozen", False):
         return [os.environ.get("APPIMAGE") or sys.executable]
@@ -86,7 +86,7 @@ def launcher_command() -> list[str]:
     found = shutil.which("mneme")
     if found:
         return [found]
-    return [sys.executable, "-m", "ui"]
+    return [sys.executable, "-m", "mneme.ui"]
 
 
 _RESERVED = set(" \t\n\"'\\><~|&;$*?#()`")
@@ -143,7 +143,7 @@ def _icon_targets(home: Path) -> dict[str, Path]:
 
 def icon_files() -> list[Path]:
     """The bundled icon files (PNG sizes, then the SVG), e.g. for a window icon."""
-    folder = resources.files("assistant") / "icons"
+    folder = resources.files("mneme.assistant") / "icons"
     names = [f"mneme-{n}.png" for n in ICON_SIZES] + ["mneme.svg"]
     return [Path(str(folder / name)) for name in names if (folder / name).is_file()]
 
@@ -166,7 +166,7 @@ def _write_if_different(path: Path, data: bytes, mode: int) -> bool:
 def install(home: Path | None = None, command: Sequence[str] | None = None) -> Change:
     """Write the entry and the icons under ``home`` (default: the XDG data home)."""
     home = home or data_home()
-    icons = resources.files("assistant") / "icons"
+    icons = resources.files("mneme.assistant") / "icons"
     wanted: list[tuple[Path, bytes, int]] = [
         (
             desktop_file_path(home),

@@ -19,7 +19,6 @@ No Qt here: the UI runs :func:`download_steps` in a worker and shows the
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import json
 import logging
@@ -36,6 +35,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from .download_errors import (
+    DownloadError,
+    DownloadErrorKind,
+    connect_error,
+    host_of,
+    http_error,
+    invalid,
+    not_gguf,
+    write_error,
+)
+
 if TYPE_CHECKING:
     import httpx
 
@@ -48,49 +58,6 @@ HUGGING_FACE_HOSTS = frozenset({"huggingface.co", "www.huggingface.co", "hf.co"}
 _HASH_BLOCK = 4 * 1024 * 1024
 _SPEED_TAU_S = 3.0
 """Time constant of the speed's smoothing: a few seconds, so the figure is steady but current."""
-
-
-class DownloadErrorKind(StrEnum):
-    INVALID_URL = "invalid-url"
-    INVALID_CHECKSUM = "invalid-checksum"
-    NOT_FOUND = "not-found"
-    ACCESS_DENIED = "access-denied"
-    SERVER = "server"
-    HTTP = "http"
-    CONNECTION = "connection"
-    CERTIFICATE = "certificate"
-    TIMEOUT = "timeout"
-    INTERRUPTED = "interrupted"
-    DISK_FULL = "disk-full"
-    WRITE = "write"
-    CHECKSUM = "checksum"
-    NOT_GGUF = "not-gguf"
-    EXISTS = "exists"
-    BUSY = "busy"
-
-
-class DownloadError(Exception):
-    """A download that failed; ``str()`` is a sentence to show the user.
-
-    ``partial`` is the ``.part`` file kept for a later resume, if there is one.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        kind: DownloadErrorKind,
-        *,
-        status: int | None = None,
-        partial: Path | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.status = status
-        self.partial = partial
-
-    @property
-    def message(self) -> str:
-        return str(self)
 
 
 class DownloadStatus(StrEnum):
@@ -152,11 +119,11 @@ def normalise_url(url: str) -> str:
         host = parts.hostname
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
-        raise _invalid("This is not a valid web address.") from None
+        raise invalid("This is not a valid web address.") from None
     if parts.scheme.lower() not in ("http", "https"):
-        raise _invalid("Only http:// and https:// addresses can be downloaded.")
+        raise invalid("Only http:// and https:// addresses can be downloaded.")
     if not host or any(c.isspace() for c in text):
-        raise _invalid("This is not a valid web address.")
+        raise invalid("This is not a valid web address.")
     path = parts.path
     if host.lower() in HUGGING_FACE_HOSTS:
         segments = path.split("/")
@@ -167,7 +134,7 @@ def normalise_url(url: str) -> str:
             if segments[kind_at] == "blob":
                 segments[kind_at] = "resolve"
             elif segments[kind_at] == "tree":
-                raise _invalid(
+                raise invalid(
                     "This Hugging Face address is a folder, not a file: open the .gguf file "
                     "there and copy its address."
                 )
@@ -304,7 +271,7 @@ def download_steps(
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise _write_error(exc, folder, None) from exc
+        raise write_error(exc, folder, None) from exc
     if final.exists():
         raise DownloadError(
             f"{name} is already in the models folder. Remove it first to download it again.",
@@ -346,7 +313,7 @@ def download_steps(
             )
         if not is_gguf(part):
             discard_partial(part)
-            raise _not_gguf(None)
+            raise not_gguf(None)
         if expected is not None and digest != expected:
             discard_partial(part)
             raise DownloadError(
@@ -496,7 +463,7 @@ class _Job:
                             if len(head) >= 4 and not head.startswith(GGUF_MAGIC):
                                 out.close()
                                 discard_partial(part)
-                                raise _not_gguf(response.headers.get("content-type"))
+                                raise not_gguf(response.headers.get("content-type"))
                         out.write(chunk)
                         self.hashed.update(chunk)
                         written += len(chunk)
@@ -513,7 +480,7 @@ class _Job:
         except httpx.TimeoutException as exc:
             raise _Retry(
                 DownloadError(
-                    f"The server at {_host(self.url)} stopped answering (timed out). "
+                    f"The server at {host_of(self.url)} stopped answering (timed out). "
                     f"{self._kept()}",
                     DownloadErrorKind.TIMEOUT,
                     partial=self._partial(),
@@ -523,7 +490,7 @@ class _Job:
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
             raise _Retry(
                 DownloadError(
-                    f"The connection to {_host(self.url)} broke off. {self._kept()}",
+                    f"The connection to {host_of(self.url)} broke off. {self._kept()}",
                     DownloadErrorKind.INTERRUPTED,
                     partial=self._partial(),
                 ),
@@ -535,22 +502,22 @@ class _Job:
                 DownloadErrorKind.HTTP,
             ) from exc
         except httpx.ConnectError as exc:
-            raise _connect_error(exc, self.url) from exc
+            raise connect_error(exc, self.url) from exc
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-            raise _invalid("This is not a valid web address.") from exc
+            raise invalid("This is not a valid web address.") from exc
         except httpx.HTTPError as exc:
             raise DownloadError(
-                f"The download from {_host(self.url)} failed ({type(exc).__name__}). "
+                f"The download from {host_of(self.url)} failed ({type(exc).__name__}). "
                 f"{self._kept()}",
                 DownloadErrorKind.CONNECTION,
                 partial=self._partial(),
             ) from exc
         except OSError as exc:
-            raise _write_error(exc, part.parent, self._partial()) from exc
+            raise write_error(exc, part.parent, self._partial()) from exc
         if self.total is not None and done < self.total:
             raise _Retry(
                 DownloadError(
-                    f"The connection to {_host(self.url)} ended early, after "
+                    f"The connection to {host_of(self.url)} ended early, after "
                     f"{format_bytes(done)} of {format_bytes(self.total)}. {self._kept()}",
                     DownloadErrorKind.INTERRUPTED,
                     partial=self._partial(),
@@ -572,7 +539,7 @@ class _Job:
             self.hashed.reset()
             return _Outcome.RESTART
         if status >= 400:
-            raise _http_error(status, self.url, self._partial())
+            raise http_error(status, self.url, self._partial())
         if status == 206:
             start, total = _content_range(response.headers.get("content-range"))
             if start != offset:
@@ -591,7 +558,7 @@ class _Job:
             _save_validator(self.part, response, self.total)
             return "wb", 0
         raise DownloadError(
-            f"The server at {_host(self.url)} answered with HTTP {status} instead of the file.",
+            f"The server at {host_of(self.url)} answered with HTTP {status} instead of the file.",
             DownloadErrorKind.HTTP,
             status=status,
         )
@@ -638,25 +605,6 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _host(url: str) -> str:
-    return urlsplit(url).hostname or "the server"
-
-
-def _invalid(message: str) -> DownloadError:
-    return DownloadError(message, DownloadErrorKind.INVALID_URL)
-
-
-def _not_gguf(content_type: str | None) -> DownloadError:
-    hint = (
-        " The address leads to a web page; use the link of the .gguf file itself."
-        if content_type and content_type.startswith("text/html")
-        else " Check that the address leads to a .gguf file."
-    )
-    return DownloadError(
-        "This is not a GGUF model file, so it was not kept." + hint, DownloadErrorKind.NOT_GGUF
-    )
-
-
 def _checksum(sha256: str | None) -> str | None:
     if sha256 is None or not sha256.strip():
         return None
@@ -667,89 +615,6 @@ def _checksum(sha256: str | None) -> str | None:
             DownloadErrorKind.INVALID_CHECKSUM,
         )
     return value
-
-
-def _http_error(status: int, url: str, partial: Path | None) -> DownloadError:
-    host = _host(url)
-    if status == 404 or status == 410:
-        text = f"The file was not found on {host} (HTTP {status}). Check the address."
-        kind = DownloadErrorKind.NOT_FOUND
-    elif status in (401, 403):
-        text = (
-            f"{host} refused access to this file (HTTP {status}). It may need an account "
-            "or accepting its licence on the website; choose another model or file."
-        )
-        kind = DownloadErrorKind.ACCESS_DENIED
-    elif status == 429:
-        text = f"{host} is limiting downloads (HTTP 429). Wait a while and try again."
-        kind = DownloadErrorKind.SERVER
-    elif status >= 500:
-        text = f"{host} had a problem (HTTP {status}). Try again later."
-        kind = DownloadErrorKind.SERVER
-    else:
-        text = f"{host} refused the download (HTTP {status})."
-        kind = DownloadErrorKind.HTTP
-    if partial is not None:
-        text += " The part already downloaded is kept."
-    return DownloadError(text, kind, status=status, partial=partial)
-
-
-def _connect_error(exc: Exception, url: str) -> DownloadError:
-    import ssl  # ~7 ms; only needed once a connection has failed
-
-    host = _host(url)
-    chain = list(_causes(exc))
-    if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain) or any(
-        "CERTIFICATE_VERIFY_FAILED" in str(e) for e in chain
-    ):
-        return DownloadError(
-            f"The security certificate of {host} could not be verified, so nothing was "
-            "downloaded. Someone may be intercepting the connection, or the computer's clock "
-            "is wrong.",
-            DownloadErrorKind.CERTIFICATE,
-        )
-    if any(isinstance(e, ConnectionRefusedError) for e in chain):
-        return DownloadError(
-            f"{host} refused the connection. Check the address, or try again later.",
-            DownloadErrorKind.CONNECTION,
-        )
-    if any(isinstance(e, OSError) and e.errno in _NAME_ERRORS for e in chain) or any(
-        "Name or service not known" in str(e) or "getaddrinfo" in str(e) for e in chain
-    ):
-        return DownloadError(
-            f"The server name {host} could not be found. Check the address and the internet "
-            "connection.",
-            DownloadErrorKind.CONNECTION,
-        )
-    return DownloadError(
-        f"Could not connect to {host}. Check the internet connection and try again.",
-        DownloadErrorKind.CONNECTION,
-    )
-
-
-_NAME_ERRORS = {-2, -3, -5, 11001, 11004}  # EAI_NONAME, EAI_AGAIN, EAI_NODATA; WSA equivalents
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
-def _write_error(exc: OSError, folder: Path, partial: Path | None) -> DownloadError:
-    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-        text = f"The disk is full: the model could not be written to {folder}."
-        if partial is not None:
-            text += " Free some space and download it again to continue where it stopped."
-        return DownloadError(text, DownloadErrorKind.DISK_FULL, partial=partial)
-    return DownloadError(
-        f"The model could not be written to {folder}: {exc.strerror or exc}.",
-        DownloadErrorKind.WRITE,
-        partial=partial,
-    )
 
 
 def _content_range(header: str | None) -> tuple[int | None, int | None]:

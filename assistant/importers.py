@@ -20,10 +20,11 @@ import logging
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from memory import (
+from mneme.memory import (
     MAX_TEXT_CHARS,
     Author,
     Conversation,
@@ -31,7 +32,9 @@ from memory import (
     MemoryStore,
     NewEpisode,
 )
-from memory.export import ExportFormatError, import_json
+from mneme.memory.export import ExportFormatError, import_json
+
+from .errors import InvalidRequestError
 
 log = logging.getLogger(__name__)
 
@@ -41,25 +44,74 @@ Progress = Callable[[int, int], None]
 _CHUNK = 1 << 16
 
 
-class ImportFormatError(ValueError):
-    """The file is not an export this version knows."""
+class ImportFormatError(InvalidRequestError):
+    """The file is not an export this version knows; nothing was imported."""
+
+
+class ImportKind(StrEnum):
+    CHATGPT = "chatgpt"
+    """ChatGPT's ``conversations.json`` ("Export data")."""
+    MNEME = "mneme"
+    """A Mneme memory export (JSON)."""
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
 
 
 @dataclass(slots=True)
 class ImportSummary:
+    kind: ImportKind
+    memories: int = 0
+    """Memories added: the turns of a ChatGPT export, any memory of a Mneme export."""
+    history: int = 0
+    """Earlier versions brought along (Mneme exports only)."""
     conversations: int = 0
-    turns: int = 0
+    """New conversations in the list."""
     already_present: int = 0
     skipped: list[str] = field(default_factory=list)
     """One line per conversation or record not imported, with why."""
+    stopped: bool = False
+    """The person stopped it; what came before is whole, importing again adds the rest."""
+
+    def counts(self) -> str:
+        """What was added, in words."""
+        if self.kind is ImportKind.CHATGPT:
+            text = (
+                f"{_count(self.conversations, 'conversation', 'conversations')} "
+                f"({_count(self.memories, 'turn', 'turns')}) imported"
+            )
+            sep = ", "
+        else:
+            text = f"{_count(self.memories, 'memory', 'memories')} imported"
+            if self.history:
+                text += f" with {_count(self.history, 'earlier version', 'earlier versions')}"
+            text += f"; {_count(self.conversations, 'new conversation', 'new conversations')}"
+            sep = "; "
+        if self.already_present:
+            text += f"{sep}{self.already_present:,} already in memory"
+        if self.skipped:
+            text += f"{sep}{len(self.skipped):,} skipped"
+        return text
+
+    def partial(self) -> str:
+        """What an import that did not finish had done: each piece it wrote is whole."""
+        if self.memories == 0:
+            return "Nothing in your memory was changed."
+        again = "importing the same file again adds the rest."
+        if self.kind is ImportKind.CHATGPT:
+            talks = _count(self.conversations, "conversation", "conversations")
+            turns = _count(self.memories, "turn", "turns")
+            return f"What came before it was imported whole ({talks}, {turns}); {again}"
+        return (
+            f"{_count(self.memories, 'memory was', 'memories were')} imported before that; {again}"
+        )
 
     def describe(self) -> str:
-        parts = [f"{self.conversations} conversations ({self.turns} turns) imported"]
-        if self.already_present:
-            parts.append(f"{self.already_present} already in memory")
-        if self.skipped:
-            parts.append(f"{len(self.skipped)} skipped")
-        return ", ".join(parts)
+        """The sentence a person reads when the import ends or is stopped."""
+        if self.stopped:
+            return f"Import stopped. {self.partial()}"
+        return f"Done: {self.counts()}."
 
 
 def iter_json_array(
@@ -230,7 +282,7 @@ def _title(conversation: dict[str, Any]) -> str:
 def import_chatgpt(
     store: MemoryStore, path: Path, progress: Progress | None = None
 ) -> ImportSummary:
-    summary = ImportSummary()
+    summary = ImportSummary(ImportKind.CHATGPT)
     total = path.stat().st_size
     with open(path, "rb") as handle:
         for index, conversation in enumerate(iter_json_array(handle, progress, total)):
@@ -283,35 +335,38 @@ def import_chatgpt(
                 summary.skipped.append(f"{title!r}: {exc}")
                 continue
             summary.conversations += 1
-            summary.turns += len(episodes)
+            summary.memories += len(episodes)
     return summary
 
 
-def detect(path: Path) -> str:
-    """ "chatgpt" or "mneme", from the first bytes of the file."""
+def detect(path: Path) -> ImportKind:
+    """What kind of export a file is, from its first bytes."""
     with open(path, "rb") as handle:
         head = handle.read(4096).decode("utf-8", "replace").lstrip()
     if head.startswith("["):
-        return "chatgpt"
+        return ImportKind.CHATGPT
     if head.startswith("{") and '"mneme-memory-export"' in head:
-        return "mneme"
+        return ImportKind.MNEME
     raise ImportFormatError(
         f"{path.name} is neither a ChatGPT export (conversations.json) nor a Mneme export"
     )
 
 
 def import_file(store: MemoryStore, path: Path, progress: Progress | None = None) -> ImportSummary:
-    """Import either kind of export; the format is recognised from the file."""
+    """Import either kind of export, recognised from the file: the one dispatch (the
+    core's :meth:`~mneme.assistant.transfer.TransferActions.import_file` adds stopping)."""
     kind = detect(path)
-    if kind == "chatgpt":
+    if kind is ImportKind.CHATGPT:
         return import_chatgpt(store, path, progress)
     try:
         report = import_json(store, path, progress)
     except ExportFormatError as exc:
         raise ImportFormatError(str(exc)) from exc
     return ImportSummary(
+        kind,
+        memories=report.imported,
+        history=report.history,
         conversations=report.conversations,
-        turns=report.imported,
         already_present=report.already_present,
         skipped=report.skipped,
     )

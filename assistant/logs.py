@@ -37,7 +37,8 @@ LOG_FILE = "mneme.log"
 DEBUG_ENV = "MNEME_DEBUG"
 MAX_BYTES = 2 * 1024 * 1024
 BACKUPS = 3
-_OWN = ("assistant", "memory", "ui", "benchmarks", "__main__")
+_OWN = ("mneme", "benchmarks", "__main__")
+"""The top-level names of Mneme's own loggers (``__name__`` of its modules)."""
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 _secrets: set[str] = set()

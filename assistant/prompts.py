@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from memory import Hit, Kind, Memory, Snippet, pack
+from mneme.memory import Hit, Kind, Memory, Snippet, pack
 
 from .llm.base import ChatMessage, LLMBackend
 

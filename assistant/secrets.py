@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 
 from . import logs
+from .actions import action
+from .errors import CoreError
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +27,7 @@ MODEL_SERVER_KEY = "model-server-api-key"
 CHROMA_SERVER_TOKEN = "chroma-server-token"
 
 
-class SecretsUnavailableError(RuntimeError):
+class SecretsUnavailableError(CoreError):
     """There is nowhere safe to keep a secret; the message says what the person can do."""
 
 
@@ -54,7 +56,9 @@ class Secrets:
     def keyring_available(self) -> bool:
         return _keyring_backend() is not None
 
+    @action
     def describe(self) -> str:
+        """Where secrets are kept, in words."""
         backend = _keyring_backend()
         if backend is not None:
             return f"system keyring ({type(backend).__module__}.{type(backend).__name__})"
@@ -81,7 +85,9 @@ class Secrets:
         logs.redact(value)
         return value
 
+    @action
     def set(self, name: str, value: str) -> None:
+        """Keep a server's key (an empty value deletes it)."""
         if not value:
             self.delete(name)
             return
@@ -107,6 +113,7 @@ class Secrets:
         data[name] = value
         self._write_file(data)
 
+    @action
     def delete(self, name: str) -> None:
         if _keyring_backend() is not None:
             import keyring

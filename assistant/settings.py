@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .errors import InvalidRequestError
+
 SETTINGS_VERSION = 2
 
 
@@ -145,7 +147,7 @@ class Settings(_Section):
     secrets: SecretSettings = Field(default_factory=SecretSettings)
 
 
-class SettingsError(ValueError):
+class SettingsError(InvalidRequestError):
     """A settings value was refused; ``field`` names it, the message says why."""
 
     def __init__(self, field: str, reason: str) -> None:

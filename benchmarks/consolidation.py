@@ -51,7 +51,7 @@ class _CountingModel:
 
 
 def _recall(store: Any, conv: Conversation, ids: set[str], ks: list[int]) -> Recall:
-    from memory import Kind, SearchFilter
+    from mneme.memory import Kind, SearchFilter
 
     recall = Recall(ks)
     episodes = SearchFilter(kinds=(Kind.EPISODE,))
@@ -87,12 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from assistant.consolidation import BackgroundModel
-    from assistant.llm.local import LlamaCppBackend
-    from assistant.llm.owner import ModelOwner
-    from assistant.models import bundled_model_path
-    from memory import Kind, MemoryStore, SentenceTransformerEmbedder
-    from memory.consolidation import Consolidator
+    from mneme.assistant.consolidation import BackgroundModel
+    from mneme.assistant.llm.local import LlamaCppBackend
+    from mneme.assistant.llm.owner import ModelOwner
+    from mneme.assistant.models import bundled_model_path
+    from mneme.memory import Kind, MemoryStore, SentenceTransformerEmbedder
+    from mneme.memory.consolidation import Consolidator
 
     def say(text: str) -> None:
         if not args.json:

@@ -137,7 +137,7 @@ def _plain_text(turn: Turn) -> str:
 
 
 def bm25_baseline(conv: Conversation, depth: int) -> Callable[[str], list[str]]:
-    from memory._indexing import fts_match, query_terms
+    from mneme.memory._indexing import fts_match, query_terms
 
     db = sqlite3.connect(":memory:")
     db.execute("CREATE VIRTUAL TABLE f USING fts5(t, tokenize='porter unicode61')")
@@ -185,7 +185,7 @@ class _Clock:
 def ingest_turns(store: Any, conv: Conversation, turns: Sequence[Turn], clock: _Clock) -> None:
     """As a chat would: one batch per session, each session a conversation, its date
     the clock."""
-    from memory import NewEpisode
+    from mneme.memory import NewEpisode
 
     sessions: dict[int, list[Turn]] = defaultdict(list)
     for turn in turns:
@@ -211,7 +211,7 @@ def run_engine(
     conv: Conversation, embedder: Any, depth: int, recall: Recall
 ) -> tuple[float, int, list[float]]:
     """Ingest and query one conversation; returns (ingest seconds, turns, query latencies)."""
-    from memory import Kind, MemoryStore, SearchFilter
+    from mneme.memory import Kind, MemoryStore, SearchFilter
 
     clock = _Clock()
     with tempfile.TemporaryDirectory() as folder:
@@ -235,7 +235,7 @@ def run_engine(
 
 def import_seconds(conv: Conversation, embedder: Any) -> float:
     """Ingest the whole conversation as one batch (as an import would), timing only."""
-    from memory import MemoryStore, NewEpisode
+    from mneme.memory import MemoryStore, NewEpisode
 
     with tempfile.TemporaryDirectory() as folder, MemoryStore.open(folder, embedder) as store:
         episodes = [
@@ -255,8 +255,8 @@ def import_seconds(conv: Conversation, embedder: Any) -> float:
 
 def raw_encode_seconds(conv: Conversation, model: Any, batch_size: int) -> float:
     """Raw encode of exactly the texts the engine embeds, all in one call."""
-    from memory import Kind, Memory
-    from memory._indexing import dense_text
+    from mneme.memory import Kind, Memory
+    from mneme.memory._indexing import dense_text
 
     texts = [
         dense_text(
@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     ks = sorted(set(args.k) | {5, 10})
     depth = max(ks)
 
-    from memory import SentenceTransformerEmbedder
+    from mneme.memory import SentenceTransformerEmbedder
 
     embedder = SentenceTransformerEmbedder(threads=args.threads)
     model = embedder.load()

@@ -123,12 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "mneme-bench")
     args = parser.parse_args(argv)
 
-    from assistant.chat import ChatService, PromptReady, Token
-    from assistant.llm.base import ChatMessage
-    from assistant.llm.local import LlamaCppBackend
-    from assistant.models import bundled_model_path
-    from assistant.settings import Settings
-    from memory import SentenceTransformerEmbedder
+    from mneme.assistant.chat import ChatService, PromptReady, Token
+    from mneme.assistant.llm.base import ChatMessage
+    from mneme.assistant.llm.local import LlamaCppBackend
+    from mneme.assistant.models import bundled_model_path
+    from mneme.assistant.settings import Settings
+    from mneme.memory import SentenceTransformerEmbedder
 
     def say(text: str) -> None:
         if not args.json:

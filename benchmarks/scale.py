@@ -119,8 +119,8 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def build(size: int, embedder: CachedEmbedder, folder: Path) -> tuple[Any, float]:
-    from memory import Kind, Memory, MemoryStore, NewEpisode
-    from memory._indexing import dense_text
+    from mneme.memory import Kind, Memory, MemoryStore, NewEpisode
+    from mneme.memory._indexing import dense_text
 
     texts = sentences(size, seed=size)
     start = 1.65e9
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
 
-    from memory import SentenceTransformerEmbedder
+    from mneme.memory import SentenceTransformerEmbedder
 
     inner = SentenceTransformerEmbedder(threads=args.threads)
     inner.load()

@@ -33,7 +33,7 @@ def _probe() -> None:
     class FirstPaint(QObject):
         def eventFilter(self, obj: QObject, event: QEvent) -> bool:
             if event.type() == QEvent.Type.Paint and "shown" not in marks:
-                from ui.main_window import MainWindow
+                from mneme.ui.main_window import MainWindow
 
                 if isinstance(obj, MainWindow):
                     marks["shown"] = time.time()
@@ -41,7 +41,7 @@ def _probe() -> None:
             return False
 
     def send(window) -> None:  # type: ignore[no-untyped-def]
-        from ui.session import PartState
+        from mneme.ui.session import PartState
 
         def go() -> None:
             if window.session.model_state is not PartState.READY:
@@ -70,7 +70,7 @@ def _probe() -> None:
 
     filt = FirstPaint()
     app.installEventFilter(filt)
-    from ui.app import main
+    from mneme.ui.app import main
 
     main([])
 

@@ -54,7 +54,7 @@ def _probe_cold_start() -> None:
 
     watcher = FirstPaint()
     app.installEventFilter(watcher)
-    from ui.app import main
+    from mneme.ui.app import main
 
     main([])
 
@@ -80,7 +80,7 @@ def cold_start(runs: int) -> list[float]:
 def build_home(home: Path, memories: int) -> None:
     """A data folder holding ``memories`` synthetic memories (kept for the next run)."""
     from benchmarks.scale import CachedEmbedder, build
-    from memory import SentenceTransformerEmbedder
+    from mneme.memory import SentenceTransformerEmbedder
 
     settings = {
         "version": 2,
@@ -157,12 +157,12 @@ def measure_stalls(home: Path, consolidate_s: float, scrolls: int) -> dict[str, 
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
 
-    from assistant.core import Assistant
-    from memory import Kind, ListQuery, State
-    from ui.main_window import MainWindow
-    from ui.memory_manager import MemoryManager
-    from ui.memory_table import Column
-    from ui.session import AppSession, PartState
+    from mneme.assistant.core import Assistant
+    from mneme.memory import Kind, ListQuery, State
+    from mneme.ui.main_window import MainWindow
+    from mneme.ui.memory_manager import MemoryManager
+    from mneme.ui.memory_table import Column
+    from mneme.ui.session import AppSession, PartState
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     session = AppSession(Assistant.from_environment())

@@ -4,6 +4,8 @@ Everything a caller needs is importable from here; modules whose names start
 with an underscore are private and may change.
 """
 
+from ._forgetting import ForgetReport
+from ._jobs import Job, JobState, Run, RunAction, RunChange
 from ._validation import MAX_TEXT_CHARS
 from .embedding import Embedder, SentenceTransformerEmbedder, bundled_minilm_path, force_offline
 from .errors import (
@@ -16,6 +18,7 @@ from .errors import (
 )
 from .packing import Snippet, pack
 from .records import (
+    CONFLICTS_WITH,
     Author,
     Conversation,
     Hit,
@@ -35,6 +38,7 @@ from .store import Change, DeleteReport, MemoryStore, ServerLocation
 from .timeparse import TimeHint, parse_time
 
 __all__ = [
+    "CONFLICTS_WITH",
     "MAX_TEXT_CHARS",
     "Author",
     "Change",
@@ -42,8 +46,11 @@ __all__ = [
     "DeleteReport",
     "Embedder",
     "EmbedderMismatchError",
+    "ForgetReport",
     "Hit",
     "InvalidMemoryError",
+    "Job",
+    "JobState",
     "Kind",
     "ListQuery",
     "Memory",
@@ -54,6 +61,9 @@ __all__ = [
     "NewEpisode",
     "Page",
     "RetrievalConfig",
+    "Run",
+    "RunAction",
+    "RunChange",
     "ScoreExplanation",
     "SearchFilter",
     "SentenceTransformerEmbedder",

@@ -6,17 +6,21 @@ deleted at once (its text may repeat what was deleted) and queued to be
 written again from what remains, which the consolidator does on its next run.
 Summaries above it (week, month) go the same way. A fact that the deleted
 fact had superseded becomes current again.
+
+All of that is worked out here, before anything is written, into one
+:class:`Forgetting`; the write path (``_writes.py``) applies it as a single
+outbox intent, so a crash leaves either none of it or all of it (no fact
+citing a deleted memory, no deleted summary without its rewrite queued).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from typing import Any
 
+from ._jobs import JobBook
+from ._ledger_reads import Catalogue
 from .records import Author, Kind, Memory, State
-
-if TYPE_CHECKING:
-    from .store import MemoryStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,16 +35,35 @@ class ForgetReport:
     """Jobs queued to write deleted summaries again without the forgotten parts."""
 
 
-def plan(store: MemoryStore, ids: list[str]) -> tuple[set[str], dict[str, list[str]], list[Memory]]:
-    """What deleting ``ids`` takes with it, without changing anything (for a preview)."""
-    gone = {m.id for m in store.get_many(ids)}
+@dataclass(frozen=True, slots=True)
+class Forgetting:
+    """One forget, decided: what the write path applies in one intent."""
+
+    deleted: tuple[str, ...]
+    changed: tuple[tuple[Memory, Memory], ...]
+    """(version before, version after) of each fact trimmed or revived: one new
+    version each, even for a fact both trimmed and revived."""
+    jobs: tuple[tuple[str, str], ...]
+    """(key, kind) of the consolidation jobs that write the deleted summaries again."""
+    report: ForgetReport
+
+
+NOTHING = Forgetting((), (), (), ForgetReport((), (), (), ()))
+
+
+def plan(
+    catalogue: Catalogue, ids: list[str]
+) -> tuple[set[str], dict[str, list[str]], list[Memory]]:
+    """What deleting ``ids`` takes with it, without changing anything (for a preview):
+    (every id deleted, facts kept with their remaining sources, summaries deleted)."""
+    gone = set(catalogue.get(ids))
     trimmed: dict[str, list[str]] = {}
     summaries: list[Memory] = []
-    frontier = list(gone)
+    frontier = sorted(gone)
     while frontier:
-        derived = store.get_many(store.derived_from(frontier))
+        derived = catalogue.get(catalogue.derived_from(frontier))
         frontier = []
-        for memory in derived:
+        for memory in (derived[i] for i in sorted(derived)):
             if memory.id in gone:
                 continue
             remaining = [s for s in memory.sources if s not in gone]
@@ -55,39 +78,35 @@ def plan(store: MemoryStore, ids: list[str]) -> tuple[set[str], dict[str, list[s
     return gone, trimmed, summaries
 
 
-def cascade(store: MemoryStore, ids: list[str]) -> ForgetReport:
-    gone, trimmed, summaries = plan(store, ids)
+def decide(catalogue: Catalogue, ids: list[str], now: float) -> Forgetting:
+    """Everything forgetting ``ids`` changes, as of ``now`` (the time of the new versions
+    and of the queued jobs)."""
+    gone, trimmed, summaries = plan(catalogue, ids)
     if not gone:
-        return ForgetReport((), (), (), ())
-    doomed = store.get_many(sorted(gone))
-    store.delete(sorted(gone))
-    for fact_id, remaining in trimmed.items():
-        store.update(fact_id, sources=remaining, author=Author.CONSOLIDATION)
-    revived = []
-    for fact in doomed:
+        return NOTHING
+    changes: dict[str, dict[str, Any]] = {i: {"sources": tuple(r)} for i, r in trimmed.items()}
+    revived: list[str] = []
+    doomed = catalogue.get(sorted(gone))
+    for fact in (doomed[i] for i in sorted(doomed)):
         if fact.kind is not Kind.FACT:
             continue
-        for old in store.get_many(store.superseded_by(fact.id)):
-            if old.id not in gone and old.state is State.SUPERSEDED:
-                store.update(
-                    old.id,
-                    state=State.ACTIVE,
-                    valid_to=None,
-                    superseded_by=None,
-                    author=Author.CONSOLIDATION,
-                )
-                revived.append(old.id)
-    jobs = [key for s in summaries if (key := _queue_rewrite(store, s)) is not None]
-    return ForgetReport(
-        tuple(sorted(gone)), tuple(sorted(trimmed)), tuple(revived), tuple(dict.fromkeys(jobs))
+        for old_id in sorted(catalogue.superseded_by(fact.id)):
+            if old_id not in gone and old_id not in revived:
+                revive = {"state": State.ACTIVE, "valid_to": None, "superseded_by": None}
+                changes.setdefault(old_id, {}).update(revive)
+                revived.append(old_id)
+    current = catalogue.get(sorted(changes))
+    changed = tuple(
+        (
+            old,
+            replace(old, **c, version=old.version + 1, author=Author.CONSOLIDATION, updated_at=now),
+        )
+        for old_id, c in sorted(changes.items())
+        if (old := current.get(old_id)) is not None
+        and any(getattr(old, k) != v for k, v in c.items())
     )
-
-
-def _queue_rewrite(store: MemoryStore, summary: Memory) -> str | None:
-    """Queue the consolidation job that writes this summary; returns its key."""
-    if summary.scope in ("session", "part") and summary.conversation_id:
-        return store.jobs.queue_conversation(summary.conversation_id, store.now())
-    period = summary.extra.get("period")
-    if summary.scope in ("week", "month") and isinstance(period, str):
-        return store.jobs.queue_period(summary.scope, period, store.now())
-    return None
+    jobs = tuple(dict.fromkeys(j for s in summaries if (j := JobBook.rewrite_job(s)) is not None))
+    report = ForgetReport(
+        tuple(sorted(gone)), tuple(sorted(trimmed)), tuple(revived), tuple(k for k, _ in jobs)
+    )
+    return Forgetting(tuple(sorted(gone)), changed, jobs, report)

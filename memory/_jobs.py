@@ -12,6 +12,7 @@ are made, so an undo after a crash still finds them.
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from ._ledger import Ledger
+from .records import Memory
 
 
 class JobState(StrEnum):
@@ -77,35 +79,62 @@ class JobBook:
 
     # -- jobs ---------------------------------------------------------------------
 
-    def _enqueue(self, key: str, kind: str, now: float) -> None:
-        """Queue a job; a finished job with the same key is queued again (its stored
-        outputs are dropped, since its input changed)."""
-        with self._ledger.transaction() as db:
-            row = db.execute("SELECT state FROM jobs WHERE key=?", (key,)).fetchone()
-            if row is not None and row[0] == JobState.PENDING:
-                return
-            if row is not None:
-                db.execute("DELETE FROM job_outputs WHERE key LIKE ? ESCAPE '\\'", (_like(key),))
-            db.execute(
-                "INSERT OR REPLACE INTO jobs VALUES (?, ?, '{}', ?, 0, NULL, ?, ?)",
-                (key, kind, JobState.PENDING, now, now),
-            )
+    # Job keys are spelt here and only here: the queue, forgetting (which queues
+    # rewrites inside its own transaction) and the consolidator all ask these.
+
+    @staticmethod
+    def conversation_job(conversation_id: str) -> tuple[str, str]:
+        """(key, kind) of the job that summarises and mines a conversation."""
+        return f"session:{conversation_id}", "session"
+
+    @staticmethod
+    def period_job(scope: str, label: str) -> tuple[str, str]:
+        """(key, kind) of the job that writes the ``week`` or ``month`` summary of ``label``."""
+        return f"{scope}:{label}", scope
+
+    @staticmethod
+    def rewrite_job(summary: Memory) -> tuple[str, str] | None:
+        """(key, kind) of the job that writes ``summary`` (again); None if no job
+        writes it (a summary added by hand, a topic)."""
+        if summary.scope in ("session", "part") and summary.conversation_id:
+            return JobBook.conversation_job(summary.conversation_id)
+        period = summary.extra.get("period")
+        if summary.scope in ("week", "month") and isinstance(period, str):
+            return JobBook.period_job(summary.scope, period)
+        return None
 
     @staticmethod
     def subject(job: Job) -> str:
         """What a job is about: the conversation id, or the period's label."""
         return job.key.split(":", 1)[1]
 
+    @staticmethod
+    def enqueue(db: sqlite3.Connection, key: str, kind: str, now: float) -> None:
+        """Queue a job inside the caller's transaction (so that it is queued exactly
+        when the caller's change is made); a finished job with the same key is
+        queued again, its stored outputs dropped since its input changed."""
+        row = db.execute("SELECT state FROM jobs WHERE key=?", (key,)).fetchone()
+        if row is not None and row[0] == JobState.PENDING:
+            return
+        if row is not None:
+            db.execute("DELETE FROM job_outputs WHERE key LIKE ? ESCAPE '\\'", (_like(key),))
+        db.execute(
+            "INSERT OR REPLACE INTO jobs VALUES (?, ?, '{}', ?, 0, NULL, ?, ?)",
+            (key, kind, JobState.PENDING, now, now),
+        )
+
     def queue_conversation(self, conversation_id: str, now: float) -> str:
         """Summarise and mine this conversation on the next run (what is new in it)."""
-        key = f"session:{conversation_id}"
-        self._enqueue(key, "session", now)
+        key, kind = self.conversation_job(conversation_id)
+        with self._ledger.transaction() as db:
+            self.enqueue(db, key, kind, now)
         return key
 
     def queue_period(self, scope: str, label: str, now: float) -> str:
         """Write (again) the ``week`` or ``month`` summary of ``label`` ("2024-W18", "2024-05")."""
-        key = f"{scope}:{label}"
-        self._enqueue(key, scope, now)
+        key, kind = self.period_job(scope, label)
+        with self._ledger.transaction() as db:
+            self.enqueue(db, key, kind, now)
         return key
 
     def pending(self) -> list[Job]:

@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from . import _chroma, _indexing
+from . import _chroma, _indexing, _ledger_index
 from ._chroma import TEXT_FORMAT
+from ._conversations import ConversationBook
 from ._ledger import Ledger
+from ._ledger_reads import Catalogue
 from .embedding import Embedder
 from .records import Memory
 
@@ -43,15 +45,10 @@ def _mark(collection: Any, **changes: Any) -> None:
 
 
 def resync(
-    collection: Any, ledger: Ledger, progress: Progress | None = None
+    collection: Any, ledger: Ledger, catalogue: Catalogue, progress: Progress | None = None
 ) -> tuple[list[str], list[str]]:
     """Update the ledger to match Chroma: (ids added or changed, ids removed)."""
-    known = {
-        str(i): (float(u), int(v))
-        for i, u, v in ledger.query(
-            "SELECT id, updated_at, json_extract(record, '$.version') FROM items"
-        )
-    }
+    known = catalogue.versions()
     seen: set[str] = set()
     stale: list[str] = []
     for memories in _pages(collection, progress):
@@ -62,13 +59,13 @@ def resync(
                 changed.append(m)
         if changed:
             with ledger.transaction() as db:
-                Ledger.put_items(db, changed)
-                Ledger.touch_conversations(db, changed)
+                _ledger_index.put_items(db, changed)
+                ConversationBook.touch(db, changed)
             stale += [m.id for m in changed]
     gone = [i for i in known if i not in seen]
     if gone:
         with ledger.transaction() as db:
-            Ledger.remove_items(db, gone)
+            _ledger_index.remove_items(db, gone)
     return stale, gone
 
 

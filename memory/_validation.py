@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from .errors import InvalidMemoryError
 from .records import Author, Kind, Memory, Scalar, State
@@ -174,3 +175,46 @@ def check_memory(memory: Memory) -> Memory:
         access_count=check_int("access_count", memory.access_count, 0),
         last_access=check_time("last_access", memory.last_access),
     )
+
+
+UPDATABLE = frozenset(
+    {
+        "text",
+        "importance",
+        "confidence",
+        "state",
+        "valid_from",
+        "valid_to",
+        "superseded_by",
+        "sources",
+        "scope",
+        "extra",
+        "said_at",
+    }
+)
+"""What ``MemoryStore.update`` may change; the rest (id, kind, times stored) is identity."""
+
+
+def check_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields an update asks to change, checked and normalised like a new memory's."""
+    unknown = set(changes) - UPDATABLE
+    if unknown:
+        raise InvalidMemoryError(f"these fields cannot be changed: {', '.join(sorted(unknown))}")
+    checked = dict(changes)
+    if "text" in checked:
+        checked["text"] = check_text(checked["text"])
+    for name in ("importance", "confidence"):
+        if name in checked:
+            checked[name] = check_unit(name, checked[name])
+    for name in ("valid_from", "valid_to", "said_at"):
+        if name in checked:
+            checked[name] = check_time(name, checked[name])
+    if "said_at" in checked and checked["said_at"] is None:
+        raise InvalidMemoryError("said_at cannot be empty")
+    if "state" in checked:
+        checked["state"] = State(checked["state"])
+    if "sources" in checked:
+        checked["sources"] = tuple(dict.fromkeys(checked["sources"]))
+    if "extra" in checked:
+        checked["extra"] = check_extra(checked["extra"])
+    return checked

@@ -10,6 +10,10 @@ complete, so a half-written backup never looks like a backup.
 Restoring moves the current folder aside (``<folder>.before-restore-<time>``)
 rather than deleting it, opens the restored copy to check it, and puts the
 old folder back if that fails.
+
+This module never reaches into a store: the store hands it a
+:class:`Quiescent` view while it holds its write lock (``MemoryStore.backup``)
+and an opener to check a restored copy with (``MemoryStore.restore_backup``).
 """
 
 from __future__ import annotations
@@ -19,16 +23,13 @@ import os
 import shutil
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Protocol
 
 from ._filelock import FolderLock
-from .embedding import Embedder
 from .errors import StoreUnavailableError
-
-if TYPE_CHECKING:
-    from .store import MemoryStore
 
 MANIFEST = "mneme-backup.json"
 FORMAT = 1
@@ -43,6 +44,28 @@ class BackupInfo:
     size_bytes: int
 
 
+class LiveDatabase(Protocol):
+    """A SQLite file the store has open: copied through its own connection."""
+
+    @property
+    def path(self) -> Path: ...
+
+    def backup_to(self, target: Path) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Quiescent:
+    """A store as a backup needs it, handed over while no write can happen."""
+
+    folder: Path
+    ledger: LiveDatabase
+    memories: int
+    embedder: str
+    now: float
+    on_server: bool
+    """A server's memory is backed up where it lives, not copied by folder."""
+
+
 def _copy_sqlite(source: Path, target: Path) -> None:
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     try:
@@ -55,7 +78,7 @@ def _copy_sqlite(source: Path, target: Path) -> None:
         src.close()
 
 
-def _copy_tree(source: Path, target: Path, ledger: Any) -> None:
+def _copy_tree(source: Path, target: Path, ledger: LiveDatabase) -> None:
     target.mkdir(mode=0o700)
     for item in sorted(source.iterdir()):
         name = item.name
@@ -63,7 +86,7 @@ def _copy_tree(source: Path, target: Path, ledger: Any) -> None:
             continue  # a snapshot of the database includes its WAL; locks stay behind
         if item.is_dir():
             _copy_tree(item, target / name, ledger)
-        elif name.endswith(".sqlite3") and ledger is not None and item == ledger.path:
+        elif name.endswith(".sqlite3") and item == ledger.path:
             ledger.backup_to(target / name)
         elif name.endswith(".sqlite3"):
             _copy_sqlite(item, target / name)
@@ -75,11 +98,13 @@ def _size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-def create(store: MemoryStore, dest: Path) -> BackupInfo:
+def create(store: Quiescent, dest: Path) -> BackupInfo:
+    """Copy ``store`` to ``dest``; the caller holds the store's write lock throughout
+    (no write from this process, and the folder lock keeps other processes out)."""
     dest = Path(dest)
     if dest.exists():
         raise StoreUnavailableError(f"{dest} already exists; choose a new folder for the backup")
-    if store.server is not None:
+    if store.on_server:
         raise StoreUnavailableError(
             "this memory lives on a Chroma server, which is backed up there; "
             "use export for a copy on this machine"
@@ -88,17 +113,14 @@ def create(store: MemoryStore, dest: Path) -> BackupInfo:
     shutil.rmtree(partial, ignore_errors=True)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        with store._write_lock:  # quiescent: no write from this process, none from others
-            _copy_tree(store.folder, partial, store._ledger)
-            count = store.count()
-        created = store.now()
+        _copy_tree(store.folder, partial, store.ledger)
         (partial / MANIFEST).write_text(
             json.dumps(
                 {
                     "format": FORMAT,
-                    "created_at": created,
-                    "memories": count,
-                    "embedder": store.embedder.name,
+                    "created_at": store.now,
+                    "memories": store.memories,
+                    "embedder": store.embedder,
                 }
             ),
             encoding="utf-8",
@@ -107,7 +129,7 @@ def create(store: MemoryStore, dest: Path) -> BackupInfo:
     except OSError as exc:
         shutil.rmtree(partial, ignore_errors=True)
         raise StoreUnavailableError(f"the backup could not be written to {dest}: {exc}") from exc
-    return BackupInfo(dest, created, count, store.embedder.name, _size(dest))
+    return BackupInfo(dest, store.now, store.memories, store.embedder, _size(dest))
 
 
 def read_info(backup: Path) -> BackupInfo:
@@ -122,10 +144,16 @@ def read_info(backup: Path) -> BackupInfo:
         raise StoreUnavailableError(f"{backup} is not a Mneme memory backup: {exc}") from exc
 
 
-def restore(backup: Path, folder: Path, embedder: Embedder) -> tuple[BackupInfo, Path | None]:
-    """Replace ``folder`` with the backup; returns where the previous folder was kept."""
-    from .store import MemoryStore
+def restore(
+    backup: Path, folder: Path, count_opened: Callable[[Path], int]
+) -> tuple[BackupInfo, Path | None]:
+    """Replace ``folder`` with the backup; returns where the previous folder was kept.
 
+    ``count_opened`` opens the restored folder as a store (replaying, rebuilding
+    what it must) and returns how many memories it holds; the restore is undone
+    unless it opens and holds what the backup says. ``MemoryStore.restore_backup``
+    passes it.
+    """
     info = read_info(backup)
     folder = Path(folder)
     aside: Path | None = None
@@ -141,12 +169,11 @@ def restore(backup: Path, folder: Path, embedder: Embedder) -> tuple[BackupInfo,
     try:
         shutil.copytree(backup, folder, ignore=shutil.ignore_patterns(MANIFEST))
         os.chmod(folder, 0o700)
-        with MemoryStore.open(folder, embedder) as store:
-            if store.count() != info.memories:
-                raise StoreUnavailableError(
-                    f"the restored memory holds {store.count()} memories, the backup "
-                    f"says {info.memories}"
-                )
+        found = count_opened(folder)
+        if found != info.memories:
+            raise StoreUnavailableError(
+                f"the restored memory holds {found} memories, the backup says {info.memories}"
+            )
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         if aside is not None:

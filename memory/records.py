@@ -14,6 +14,12 @@ from enum import StrEnum
 Scalar = str | int | float | bool
 """What a memory's ``extra`` metadata may hold: flat values only, as Chroma stores them."""
 
+CONFLICTS_WITH = "conflicts_with"
+"""The ``extra`` key that marks an open contradiction: consolidation puts it on the
+newer of two contradicting facts, naming the older, rather than guessing which
+holds; :meth:`MemoryStore.resolve_conflict` removes it once the person decided,
+and :meth:`MemoryStore.conflicts` lists the pairs still open."""
+
 
 class Kind(StrEnum):
     EPISODE = "episode"

@@ -88,7 +88,7 @@ def check_files(version: str) -> list[str]:
     if f'<release version="{version}"' not in metainfo:
         problems.append(f"the metainfo file has no <release> for {version}")
 
-    from assistant.desktop_entry import APP_ID, desktop_file_text
+    from mneme.assistant.desktop_entry import APP_ID, desktop_file_text
 
     shipped = HERE / "linux" / f"{APP_ID}.desktop"
     if shipped.read_text(encoding="utf-8") != desktop_file_text(["mneme"]):

@@ -41,7 +41,7 @@ def _smoke_test(argv: list[str]) -> int:
         app.exit(1)
 
     def send(window: object) -> None:
-        from ui.session import PartState
+        from mneme.ui.session import PartState
 
         session = window.session  # type: ignore[attr-defined]
 
@@ -81,7 +81,7 @@ def _smoke_test(argv: list[str]) -> int:
     class FirstPaint(QObject):
         def eventFilter(self, obj: QObject, event: QEvent) -> bool:
             if event.type() == QEvent.Type.Paint and "window_shown" not in marks:
-                from ui.main_window import MainWindow
+                from mneme.ui.main_window import MainWindow
 
                 if isinstance(obj, MainWindow):
                     marks["window_shown"] = time.time()
@@ -92,7 +92,7 @@ def _smoke_test(argv: list[str]) -> int:
     app.installEventFilter(watcher)
     timeout_ms = int(float(os.environ.get("MNEME_SMOKE_TIMEOUT", "300")) * 1000)
     QTimer.singleShot(timeout_ms, lambda: fail("timed out"))
-    from ui.app import main as app_main
+    from mneme.ui.app import main as app_main
 
     code = app_main(argv)
 
@@ -120,12 +120,12 @@ def main() -> int:
     multiprocessing.freeze_support()
     args = sys.argv[1:]
     if Path(sys.argv[0]).name.lower().startswith("mneme-cli"):
-        from assistant.cli import main as cli_main
+        from mneme.assistant.cli import main as cli_main
 
         return cli_main(args)
     if args[:1] == ["--smoke-test"]:
         return _smoke_test(args[1:])
-    from ui.app import main as app_main
+    from mneme.ui.app import main as app_main
 
     return app_main(args)
 

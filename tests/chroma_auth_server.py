@@ -72,7 +72,7 @@ def _serve(port: int, certfile: str | None, keyfile: str | None) -> None:
     )
     sys.modules["opentelemetry.instrumentation.fastapi"] = instrumentation
 
-    from memory import _chroma
+    from mneme.memory import _chroma
 
     _chroma._adapter_class()  # registers "mneme" with Chroma's embedding-function registry
 

@@ -37,7 +37,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.fixture(scope="session")
 def embedder():  # type: ignore[no-untyped-def]
-    from memory import SentenceTransformerEmbedder
+    from mneme.memory import SentenceTransformerEmbedder
 
     e = SentenceTransformerEmbedder(threads=1)
     e.load()
@@ -46,7 +46,7 @@ def embedder():  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def store(tmp_path: Path, embedder):  # type: ignore[no-untyped-def]
-    from memory import MemoryStore
+    from mneme.memory import MemoryStore
 
     s = MemoryStore.open(tmp_path / "memory", embedder)
     yield s
@@ -55,14 +55,14 @@ def store(tmp_path: Path, embedder):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def smollm_path() -> Path:
-    from assistant.models import bundled_model_path
+    from mneme.assistant.models import bundled_model_path
 
     return bundled_model_path()
 
 
 @pytest.fixture(scope="session")
 def smollm(smollm_path: Path):  # type: ignore[no-untyped-def]
-    from assistant.llm.local import LlamaCppBackend
+    from mneme.assistant.llm.local import LlamaCppBackend
 
     backend = LlamaCppBackend(smollm_path, context_length=2048, threads=1, seed=7)
     backend.load()

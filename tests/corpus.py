@@ -49,7 +49,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.llm.gguf_header import _SCALARS  # the reader's table of the spec's value types
+from mneme.assistant.llm.gguf_header import _SCALARS  # the reader's table of the spec's value types
 
 KINDS = ("gguf", "settings", "export", "chatgpt", "server")
 ROOT = Path(__file__).resolve().parents[1]
@@ -422,7 +422,7 @@ def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def settings_cases(seed: int = 1) -> list[Case]:
-    from assistant.settings import Settings
+    from mneme.assistant.settings import Settings
 
     rng = random.Random(seed)
     valid = Settings().model_dump()
@@ -1206,9 +1206,9 @@ def run_gguf(
 ) -> Tally:
     """Open each damaged model the way the app does (header check in ``LlamaCppBackend``),
     then let llama.cpp load (and run) ``llama_sample`` of those that pass it, in a child process."""
-    from assistant.llm.base import ModelLoadError
-    from assistant.llm.local import LlamaCppBackend
-    from assistant.models import model_files
+    from mneme.assistant.llm.base import ModelLoadError
+    from mneme.assistant.llm.local import LlamaCppBackend
+    from mneme.assistant.models import model_files
     from tests.gguf_factory import write_tiny_llama
 
     tally = Tally("gguf")
@@ -1338,8 +1338,8 @@ def load_in_llama(
 
 
 def _llama_worker(raw: bool) -> None:
-    from assistant.llm.base import ChatMessage, ModelError, SamplingParams
-    from assistant.llm.local import LlamaCppBackend
+    from mneme.assistant.llm.base import ChatMessage, ModelError, SamplingParams
+    from mneme.assistant.llm.local import LlamaCppBackend
 
     for line in sys.stdin:
         path = line.strip()
@@ -1381,8 +1381,8 @@ def _llama_worker(raw: bool) -> None:
 def run_settings(workdir: Path, *, seed: int = 1, limit: int | None = None) -> Tally:
     """Start the assistant's settings path on each file: a file that cannot be used must be
     moved aside whole, with defaults and a warning; a usable one must be left as it was."""
-    from assistant.core import Assistant
-    from assistant.settings import Settings, load, save
+    from mneme.assistant.core import Assistant
+    from mneme.assistant.settings import Settings, load, save
 
     tally = Tally("settings")
     home = workdir / "home"
@@ -1427,7 +1427,7 @@ def run_settings(workdir: Path, *, seed: int = 1, limit: int | None = None) -> T
 
 
 def _snapshot(store: Any) -> dict[str, Any]:
-    from memory import ListQuery
+    from mneme.memory import ListQuery
 
     memories = store.browse(ListQuery(limit=100_000)).items
     return {
@@ -1440,7 +1440,7 @@ def _snapshot(store: Any) -> dict[str, Any]:
 def _consistency(store: Any) -> list[str]:
     """What is wrong with the store as a whole: unfinished writes, indexes that disagree,
     records that cannot be read back, a search that fails."""
-    from memory import ListQuery
+    from mneme.memory import ListQuery
 
     problems = []
     if store._ledger.pending_intents():
@@ -1460,7 +1460,7 @@ def _consistency(store: Any) -> list[str]:
 
 
 def _revert(store: Any, baseline: dict[str, Any]) -> None:
-    from memory import ListQuery
+    from mneme.memory import ListQuery
 
     ids = [
         m.id
@@ -1475,7 +1475,7 @@ def _revert(store: Any, baseline: dict[str, Any]) -> None:
 
 
 def _baseline_store(folder: Path) -> Any:
-    from memory import Kind, MemoryStore, NewEpisode
+    from mneme.memory import Kind, MemoryStore, NewEpisode
     from tests.fakes import HashEmbedder
 
     store = MemoryStore.open(folder, HashEmbedder())
@@ -1492,8 +1492,8 @@ def _baseline_store(folder: Path) -> Any:
 
 
 def _export_base(folder: Path) -> bytes:
-    from memory import Kind, MemoryStore, NewEpisode
-    from memory.export import export_json
+    from mneme.memory import Kind, MemoryStore, NewEpisode
+    from mneme.memory.export import export_json
     from tests.fakes import HashEmbedder
 
     with MemoryStore.open(folder, HashEmbedder()) as source:
@@ -1528,8 +1528,8 @@ SKIPPED = "accepted, some records skipped with a reason"
 
 
 def _run_imports(tally: Tally, workdir: Path, cases: list[Case]) -> None:
-    from assistant.importers import ImportFormatError, import_file
-    from memory import MemoryStore
+    from mneme.assistant.importers import ImportFormatError, import_file
+    from mneme.memory import MemoryStore
     from tests.fakes import HashEmbedder
 
     store = _baseline_store(workdir / "target")
@@ -1612,8 +1612,13 @@ def run_server(workdir: Path, *, seed: int = 1, limit: int | None = None) -> Tal
     """Point ``ServerBackend`` at a server answering with each response: connect (``load``),
     count tokens and stream a reply. Only ModelLoadError/GenerationError may escape, and
     counting tokens never fails (it falls back to an estimate)."""
-    from assistant.llm.base import ChatMessage, GenerationError, ModelLoadError, SamplingParams
-    from assistant.llm.server import ServerBackend
+    from mneme.assistant.llm.base import (
+        ChatMessage,
+        GenerationError,
+        ModelLoadError,
+        SamplingParams,
+    )
+    from mneme.assistant.llm.server import ServerBackend
 
     tally = Tally("server")
     server = RawServer()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from assistant.llm.base import CancelToken, ChatMessage, GenerationError, SamplingParams
+from mneme.assistant.llm.base import CancelToken, ChatMessage, GenerationError, SamplingParams
 
 
 class ScriptedLLM:

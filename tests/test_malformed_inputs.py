@@ -63,12 +63,12 @@ def test_a_sentence_is_told_from_a_repr_or_a_dump() -> None:
 def test_the_settings_check_sees_an_exception_escape(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import assistant.settings
+    import mneme.assistant.settings as assistant_settings
 
     def boom(raw: object) -> object:
         raise RecursionError("deep")
 
-    monkeypatch.setattr(assistant.settings, "validate", boom)
+    monkeypatch.setattr(assistant_settings, "validate", boom)
     tally = run("settings", tmp_path, 8)
     assert tally.unexpected and all("RecursionError" in u for u in tally.unexpected)
     assert len(tally.unexpected) + tally.clear_error == 8  # the rest are not JSON
@@ -77,15 +77,15 @@ def test_the_settings_check_sees_an_exception_escape(
 def test_the_import_check_sees_existing_data_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import assistant.importers
-    from memory import ListQuery, MemoryStore
+    import mneme.assistant.importers as assistant_importers
+    from mneme.memory import ListQuery, MemoryStore
 
     def vandal(store: MemoryStore, path: Path, progress: object = None) -> object:
         victim = store.browse(ListQuery(limit=1)).items[0]
         store.edit(victim.id, "overwritten by a broken import")
-        raise assistant.importers.ImportFormatError("the file is broken in some way")
+        raise assistant_importers.ImportFormatError("the file is broken in some way")
 
-    monkeypatch.setattr(assistant.importers, "import_file", vandal)
+    monkeypatch.setattr(assistant_importers, "import_file", vandal)
     tally = run("chatgpt", tmp_path, 3)
     assert len(tally.unexpected) == 3 and "existing data changed" in tally.unexpected[0]
 
@@ -93,12 +93,12 @@ def test_the_import_check_sees_existing_data_changed(
 def test_the_gguf_check_sees_an_untyped_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import assistant.llm.local
+    import mneme.assistant.llm.local as assistant_llm_local
 
     def broken(path: Path) -> object:
         raise struct.error("unpack requires a buffer of 8 bytes")
 
-    monkeypatch.setattr(assistant.llm.local, "read_gguf", broken)
+    monkeypatch.setattr(assistant_llm_local, "read_gguf", broken)
     tally = run("gguf", tmp_path, 4, llama_sample=0)
     assert len(tally.unexpected) == 4 and "struct.error" in tally.unexpected[0]
 
@@ -109,8 +109,8 @@ def test_llama_cpp_aborts_on_a_model_without_layers_and_the_app_refuses_it(
     """Found by the corpus: llama.cpp fails GGML_ASSERT(n_layer > 0) and aborts the whole
     process. The harness sees the crash (and carries on); the app's header check refuses
     the same file with a sentence, before llama.cpp is given it."""
-    from assistant.llm.base import ModelLoadError
-    from assistant.llm.local import LlamaCppBackend
+    from mneme.assistant.llm.base import ModelLoadError
+    from mneme.assistant.llm.local import LlamaCppBackend
     from tests.gguf_factory import write_tiny_llama
 
     good = write_tiny_llama(tmp_path / "good.gguf").read_bytes()
@@ -127,11 +127,11 @@ def test_llama_cpp_aborts_on_a_model_without_layers_and_the_app_refuses_it(
 def test_the_server_check_sees_an_untyped_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import assistant.llm.server
+    import mneme.assistant.llm.server as assistant_llm_server
 
     def broken(data: str) -> str:
         raise KeyError("choices")
 
-    monkeypatch.setattr(assistant.llm.server, "_delta", broken)
+    monkeypatch.setattr(assistant_llm_server, "_delta", broken)
     tally = run("server", tmp_path, 40)
     assert any("KeyError" in u for u in tally.unexpected)

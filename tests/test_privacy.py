@@ -23,11 +23,11 @@ from typing import Any
 
 import pytest
 
-from assistant import cli, logs
-from assistant.chat import Finished
-from assistant.core import Assistant
-from assistant.paths import AppPaths
-from assistant.secrets import MODEL_SERVER_KEY, Secrets
+from mneme.assistant import cli, logs
+from mneme.assistant.chat import Finished
+from mneme.assistant.core import Assistant
+from mneme.assistant.paths import AppPaths
+from mneme.assistant.secrets import MODEL_SERVER_KEY, Secrets
 
 ROOT = Path(__file__).resolve().parents[1]
 OFFLINE_FLAGS = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY")
@@ -84,7 +84,7 @@ def test_the_app_with_default_settings_opens_no_connection(
 CHILD = """
 import json, sys
 sys.path.insert(0, {root!r})
-from assistant.core import Assistant
+from mneme.assistant.core import Assistant
 assistant = Assistant.from_environment()
 store = assistant.open_memory()
 assistant.open_model()
@@ -155,7 +155,7 @@ def test_not_even_native_code_opens_a_connection(tmp_path: Path) -> None:
 def run_cli(home: Path, *args: str) -> None:
     env = {**os.environ, "MNEME_HOME": str(home)}
     done = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args],
+        [sys.executable, "-m", "mneme.assistant.cli", *args],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -244,12 +244,12 @@ class CarelessServer(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return
         auth = self.headers.get("Authorization", "")
-        logging.getLogger("assistant.llm.server").warning("sent %s with %s", sent, auth)
+        logging.getLogger("mneme.assistant.llm.server").warning("sent %s with %s", sent, auth)
         logging.getLogger("httpx").warning(f"raw request {auth} {sent[:300]}")
         try:
             raise ValueError(f"could not handle {sent} from {auth}")
         except ValueError:
-            logging.getLogger("memory.store").exception("failed on %r", sent)
+            logging.getLogger("mneme.memory.store").exception("failed on %r", sent)
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
@@ -332,7 +332,7 @@ def test_rotated_logs_stay_private(tmp_path: Path) -> None:
             assert isinstance(handler, logs.PrivateFileHandler)
             handler.maxBytes = 300
             for i in range(40):
-                logging.getLogger("assistant.test").info("record number %d", i)
+                logging.getLogger("mneme.assistant.test").info("record number %d", i)
         finally:
             setup.close()
     finally:

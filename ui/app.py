@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 
 def _parser() -> argparse.ArgumentParser:
-    from assistant import __version__
+    from mneme.assistant import __version__
 
     parser = argparse.ArgumentParser(
         prog="mneme",
@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.install_desktop_entry or args.uninstall_desktop_entry:
-        from assistant.desktop_entry import run
+        from mneme.assistant.desktop_entry import run
 
         return run(remove=args.uninstall_desktop_entry)
     os.umask(0o077)  # everything Mneme writes is private to the user
@@ -53,9 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
-    from assistant import logs
-    from assistant.core import Assistant
-    from assistant.desktop_entry import APP_ID, icon_files
+    from mneme.assistant import logs
+    from mneme.assistant.core import Assistant
+    from mneme.assistant.desktop_entry import APP_ID, icon_files
 
     from .main_window import MainWindow
     from .session import AppSession

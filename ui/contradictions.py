@@ -1,18 +1,15 @@
 """The contradictions inbox: facts that disagree, for the person to settle.
 
-Consolidation never guesses which of two contradicting facts is right: it
-keeps both and marks the newer one (``extra["conflicts_with"]`` names the
-older). This inbox shows each pair side by side, with when and where each was
-said, and turns the answer into one store write
-(:meth:`MemoryStore.resolve_conflict`). Nothing is deleted: a fact that no
-longer holds is superseded, dated, and stays in its history.
+What a contradiction is, how the pairs are listed and what each decision
+writes are the core's (:mod:`mneme.assistant.contradictions`); this dialog
+shows each pair side by side, with when and where each fact was said, and
+sends the person's answer. Nothing is deleted: a fact that no longer holds is
+superseded, dated, and stays in its history.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from enum import StrEnum
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QShowEvent
@@ -31,98 +28,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from memory import Kind, ListQuery, Memory, MemoryNotFoundError, MemoryStore, State
+from mneme.assistant.contradictions import Contradiction, Decision, Side
+from mneme.memory import Memory, State
 
+from .core_op import CoreOp, Failure
 from .session import AppSession, PartState
-
-FLAG = "conflicts_with"
-"""The extra metadata consolidation puts on the newer of two contradicting facts."""
 
 _ID_ROLE = Qt.ItemDataRole.UserRole + 1
 _QUOTE_CHARS = 160
-
-
-class Decision(StrEnum):
-    KEEP_NEW = "keep new"
-    KEEP_OLD = "keep old"
-    BOTH = "both"
-
-
-@dataclass(frozen=True, slots=True)
-class Side:
-    """One fact of a pair, with what a person needs to judge it."""
-
-    memory: Memory
-    conversations: tuple[str, ...]
-    """Titles of the conversations it was learnt from."""
-    said: tuple[Memory, ...]
-    """The turns it was distilled from (the first few)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Contradiction:
-    new: Side
-    old: Side | None
-    """None if the older fact has been forgotten since."""
-
-    @property
-    def key(self) -> str:
-        return self.new.memory.id
-
-
-def open_contradictions(store: MemoryStore) -> list[Contradiction]:
-    """Every unsettled pair, newest first. Only reads, but a whole pass over the
-    facts: call it from a worker."""
-    flagged: list[Memory] = []
-    offset = 0
-    while True:
-        page = store.browse(
-            ListQuery(
-                kinds=(Kind.FACT,),
-                states=(State.ACTIVE, State.ARCHIVED),  # decay may archive one still open
-                offset=offset,
-                limit=1000,
-            )
-        )
-        flagged += [m for m in page.items if m.extra.get(FLAG)]
-        offset += len(page.items)
-        if not page.items or offset >= page.total:
-            break
-    older = {m.id: m for m in store.get_many([str(m.extra[FLAG]) for m in flagged])}
-    titles: dict[str, str] = {}
-
-    def title(conversation_id: str) -> str:
-        if conversation_id not in titles:
-            found = store.get_conversation(conversation_id)
-            titles[conversation_id] = (found.title if found else "") or "an untitled conversation"
-        return titles[conversation_id]
-
-    def side(memory: Memory) -> Side:
-        sources = store.get_many(memory.sources)
-        ids = [memory.conversation_id, *(s.conversation_id for s in sources)]
-        return Side(
-            memory,
-            tuple(title(c) for c in dict.fromkeys(ids) if c),
-            tuple(sources[:3]),
-        )
-
-    return [
-        Contradiction(side(m), side(older[str(m.extra[FLAG])]) if m.extra[FLAG] in older else None)
-        for m in flagged
-    ]
-
-
-def settle(store: MemoryStore, pair: Contradiction, decision: Decision) -> list[Memory]:
-    """Write the person's decision about ``pair``; returns what changed."""
-    new = pair.new.memory.id
-    old = pair.old.memory.id if pair.old is not None else None
-    if decision is Decision.KEEP_NEW:
-        return store.resolve_conflict(new, old)
-    if decision is Decision.KEEP_OLD:
-        if old is None:
-            raise MemoryNotFoundError("the earlier fact is no longer in memory")
-        return store.resolve_conflict(old, new)
-    return store.resolve_conflict(new)
 
 
 def _day(memory: Memory) -> str:
@@ -322,20 +235,19 @@ class ContradictionsInbox(QDialog):
     def refresh(self, *_: object) -> None:
         """List the open pairs again, in a worker; a refresh asked for while one runs
         runs once more after it."""
-        store = self.session.store
-        if store is None:
+        if not self.session.memory_ready:
             self._show([])
             return
         if self._listing:
             self._stale = True
             return
         self._listing = True
-        self.session.operations.start(
-            lambda: open_contradictions(store),
+        CoreOp(
+            self.session,
+            lambda core: core.contradictions.unsettled(),
+            parent=self,
             name="list contradictions",
-            on_result=self._listed,
-            on_error=self._list_failed,
-        )
+        ).success(self._listed).failure(self._list_failed).run()
 
     def _listed(self, pairs: list[Contradiction]) -> None:
         self._listing = False
@@ -347,10 +259,10 @@ class ContradictionsInbox(QDialog):
             self._stale = False
             self.refresh()
 
-    def _list_failed(self, exc: Exception) -> None:
+    def _list_failed(self, why: Failure) -> None:
         self._listing = False
         self._list_error = True
-        self._fail(f"The facts to review could not be listed: {exc}")
+        self._fail(f"The facts to review could not be listed: {why}")
         if self._stale:
             self._stale = False
             self.refresh()
@@ -396,20 +308,20 @@ class ContradictionsInbox(QDialog):
 
     def decide(self, decision: Decision) -> None:
         """Settle the selected pair in a worker; the list follows the store's change."""
-        pair, store = self.current(), self.session.store
-        if pair is None or store is None or self._deciding is not None:
+        pair = self.current()
+        if pair is None or self._deciding is not None:
             return
         if decision is Decision.KEEP_OLD and pair.old is None:
             return
         self._deciding = (pair, decision)
         self._update_buttons()
         self.status.setText("Saving your decision…")
-        self.session.operations.start(
-            lambda: settle(store, pair, decision),
+        CoreOp(
+            self.session,
+            lambda core: core.contradictions.settle(pair.key, decision),
+            parent=self,
             name="settle contradiction",
-            on_result=self._settled,
-            on_error=self._settle_failed,
-        )
+        ).success(self._settled).failure(self._settle_failed).run()
 
     def _settled(self, _changed: list[Memory]) -> None:
         if self._deciding is None:
@@ -431,9 +343,9 @@ class ContradictionsInbox(QDialog):
         self.decided.emit(pair.key, decision.value)
         self.refresh()
 
-    def _settle_failed(self, exc: Exception) -> None:
+    def _settle_failed(self, why: Failure) -> None:
         self._deciding = None
-        self._fail(f"Your decision could not be saved, so nothing changed: {exc}")
+        self._fail(f"Your decision could not be saved, so nothing changed: {why}")
         self.refresh()
 
     def _fail(self, text: str) -> None:

@@ -23,9 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from memory import Kind, Memory
-from memory.consolidation import ForgetReport
+from mneme.assistant.memories import ForgetPlan
+from mneme.memory import ForgetReport, Kind, Memory
 
+from .core_op import CoreOp
 from .look import ERROR_STYLE
 from .memory_detail import describe
 from .session import AppSession
@@ -100,20 +101,18 @@ class ForgetDialog(QDialog):
         self._preview()
 
     def _preview(self) -> None:
-        store = self.session.store
-        if store is None:
-            self._failed("Memory is not available, so nothing can be forgotten now.")
-            return
         ids = self.ids
-        self.session.operations.start(
-            lambda: store.forget_preview(ids),
+        CoreOp(
+            self.session,
+            lambda core: core.memories.forget_preview(ids),
+            parent=self,
             name="forget preview",
-            on_result=self._previewed,
-            on_error=lambda exc: self._failed(f"What would be forgotten could not be read: {exc}"),
-        )
+        ).success(self._previewed).failure(
+            lambda why: self._failed(f"What would be forgotten could not be read: {why}")
+        ).run()
 
-    def _previewed(self, plan: tuple[list[Memory], list[Memory]]) -> None:
-        self.deleted, self.trimmed = plan
+    def _previewed(self, plan: ForgetPlan) -> None:
+        self.deleted, self.trimmed = list(plan.deleted), list(plan.trimmed)
         asked = set(self.ids)
         for memory in self.deleted:
             if memory.id in asked:
@@ -163,20 +162,21 @@ class ForgetDialog(QDialog):
         return text
 
     def forget(self) -> None:
-        store = self.session.store
-        if store is None or self._busy or not self.deleted:
+        if self._busy or not self.deleted:
             return
         ids = self.ids
         self._busy = True
         self.error.setText("")
         self.summary.setText("Forgetting…")
         self._update_buttons()
-        self.session.operations.start(
-            lambda: store.forget(ids),
+        CoreOp(
+            self.session,
+            lambda core: core.memories.forget(ids),
+            parent=self,
             name="forget memories",
-            on_result=self._forgot,
-            on_error=lambda exc: self._failed(f"Nothing was forgotten: {exc}"),
-        )
+        ).success(self._forgot).failure(
+            lambda why: self._failed(f"Nothing was forgotten: {why}")
+        ).run()
 
     def _forgot(self, report: ForgetReport) -> None:
         self._busy = False

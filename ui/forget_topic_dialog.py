@@ -2,9 +2,10 @@
 
 The person types a topic; the matches come back as a checklist, all checked,
 to be reviewed; the checked ones then go through :class:`ForgetDialog`, which
-shows what else forgetting them takes along and asks once more. Only memories
-that really match are listed (a close meaning, or the topic's words), so a
-topic with few memories does not drag in the nearest unrelated ones.
+shows what else forgetting them takes along and asks once more. Which
+memories are "about" a topic is the core's rule
+(:meth:`~mneme.assistant.memories.MemoryActions.find_about`), the same as the
+CLI's ``memory forget-about``.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from memory import Hit, SearchFilter
+from mneme.memory import Hit
 
+from .core_op import CoreOp
 from .forget_dialog import ForgetDialog
 from .look import ERROR_STYLE
 from .memory_detail import describe
@@ -33,26 +35,11 @@ from .session import AppSession
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
-def about(hit: Hit, min_meaning: float, min_words: float) -> bool:
-    """Whether a hit is about the topic, not just the nearest thing there was."""
-    return (hit.explanation.dense or 0.0) >= min_meaning or (
-        hit.explanation.lexical or 0.0
-    ) >= min_words
-
-
 class ForgetTopicDialog(QDialog):
     forgotten = Signal(object)
     """The :class:`ForgetReport` once the checked memories were forgotten."""
     searched = Signal(int)
     """How many matches were listed."""
-
-    LIMIT = 100
-    MIN_MEANING = 0.3
-    """Cosine similarity (MiniLM) from which a memory is about the topic; unrelated
-    sentences score about 0.0-0.15, related ones 0.4 and up."""
-    MIN_WORDS = 0.1
-    """Lexical score from which the topic's own words count as a match (a word found only
-    in a neighbouring turn scores about a millionth)."""
 
     def __init__(self, session: AppSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -60,7 +47,6 @@ class ForgetTopicDialog(QDialog):
         self.setObjectName("forgetTopicDialog")
         self.session = session
         self.confirm: ForgetDialog | None = None
-        self._request = 0
         self.topic = QLineEdit(self)
         self.topic.setObjectName("forgetTopic")
         self.topic.setPlaceholderText("A topic, a person, a place…")
@@ -114,33 +100,22 @@ class ForgetTopicDialog(QDialog):
         ]
 
     def search(self) -> None:
-        topic, store = self.topic.text().strip(), self.session.store
+        topic = self.topic.text().strip()
         if not topic:
             return
-        if store is None:
-            self.error.setText("Memory is not available, so it cannot be searched now.")
-            return
-        self._request += 1
-        request = self._request
         self.error.setText("")
         self.status.setText(f"Looking for everything about “{topic}”…")
-        limit, meaning, words = self.LIMIT, self.MIN_MEANING, self.MIN_WORDS
-
-        def find() -> tuple[int, list[Hit]]:
-            hits = store.search(topic, k=limit, filters=SearchFilter(states=()))
-            return request, [h for h in hits if about(h, meaning, words)]
-
-        self.session.operations.start(
-            find,
+        CoreOp(
+            self.session,
+            lambda core: core.memories.find_about(topic),
+            parent=self,
             name="find a topic",
-            on_result=self._found,
-            on_error=lambda exc: self.error.setText(f"The search failed: {exc}"),
-        )
+            key="topic",
+        ).success(self._found).failure(
+            lambda why: self.error.setText(f"The search failed: {why}")
+        ).run()
 
-    def _found(self, answer: tuple[int, list[Hit]]) -> None:
-        request, hits = answer
-        if request != self._request:
-            return
+    def _found(self, hits: list[Hit]) -> None:
         self.matches.blockSignals(True)
         self.matches.clear()
         for hit in hits:

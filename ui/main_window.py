@@ -31,9 +31,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.chat import Finished, Reply, Token, new_conversation_id
-from memory import Change, Conversation, Hit, Memory
-from memory.consolidation import RunReport
+from mneme.assistant.chat import Finished, Reply, Token, new_conversation_id
+from mneme.assistant.consolidation import RunReport
+from mneme.assistant.conversations import Turn
+from mneme.memory import Change, Conversation
 
 from .chat_view import ChatView, MessageInput
 from .contradictions import ContradictionsInbox
@@ -294,7 +295,7 @@ class MainWindow(QMainWindow):
 
     def show_runs(self) -> RunsDialog | None:
         """One dialog, raised again if it is already open."""
-        if self.session.store is None:
+        if not self.session.memory_ready:
             return None
         if self.runs_dialog is None:
             self.runs_dialog = RunsDialog(self.session, self)
@@ -452,13 +453,11 @@ class MainWindow(QMainWindow):
         self.conversation_id = conversation_id
         self.session.load_conversation(conversation_id)
 
-    def _conversation_loaded(
-        self, conversation_id: str, turns: Sequence[tuple[Memory, Sequence[Hit]]]
-    ) -> None:
+    def _conversation_loaded(self, conversation_id: str, turns: Sequence[Turn]) -> None:
         if conversation_id != self.conversation_id or self.session.generating:
             return  # the person moved on meanwhile
         self.chat_view.reset()
-        for memory, used in turns:
+        for memory, used in ((t.memory, t.used) for t in turns):
             self.chat_view.add_message(
                 memory.role or "user",
                 memory.text,

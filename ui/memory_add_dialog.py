@@ -21,12 +21,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from memory import Author, Kind, Memory
+from mneme.memory import Kind, Memory
 
+from .core_op import CoreOp
 from .look import ERROR_STYLE
 from .session import AppSession
-
-NOTE_SCOPE = "note"
 
 
 class AddMemoryDialog(QDialog):
@@ -75,11 +74,7 @@ class AddMemoryDialog(QDialog):
         self.kind.setCurrentIndex(max(0, self.kind.findData(kind)))
 
     def save(self) -> None:
-        store = self.session.store
         if self._busy:
-            return
-        if store is None:
-            self.error.setText("Memory is not available, so nothing can be added now.")
             return
         text = self.text.toPlainText()
         if not text.strip():
@@ -87,25 +82,22 @@ class AddMemoryDialog(QDialog):
             return
         kind = Kind(self.kind.currentData())
         pinned, importance = self.pinned.isChecked(), round(self.importance.value(), 4)
-        scope = NOTE_SCOPE if kind is Kind.SUMMARY else None
         self._set_busy(True)
-        self.session.operations.start(
-            lambda: store.add_memory(
-                kind, text, pinned=pinned, importance=importance, scope=scope, author=Author.USER
-            ),
+        CoreOp(
+            self.session,
+            lambda core: core.memories.add(kind, text, pinned=pinned, importance=importance),
+            parent=self,
             name="add memory",
-            on_result=self._added,
-            on_error=self._failed,
-        )
+        ).success(self._added).failure(self._failed).run()
 
     def _added(self, memory: Memory) -> None:
         self._set_busy(False)
         self.added.emit(memory)
         self.accept()
 
-    def _failed(self, exc: Exception) -> None:
+    def _failed(self, why: str) -> None:
         self._set_busy(False)
-        self.error.setText(f"The memory was not added: {exc}")
+        self.error.setText(f"The memory was not added: {why}")
 
     def _set_busy(self, busy: bool) -> None:
         self._busy = busy

@@ -8,8 +8,6 @@ memory, put back an earlier version, or undo the run that wrote it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
@@ -25,24 +23,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from memory import Conversation, Kind, Memory, MemoryDetails, MemoryNotFoundError
-from memory.consolidation import Run, RunAction
+from mneme.assistant.memories import MemoryOverview
+from mneme.memory import Kind, Memory, MemoryNotFoundError, Run, RunAction
 
+from .core_op import CoreOp, Failure
 from .look import as_sentence
 from .memory_table import fill_history, one_line, when
 from .session import AppSession
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-@dataclass(frozen=True, slots=True)
-class Loaded:
-    """What the pane shows, read in one background operation."""
-
-    request: int
-    details: MemoryDetails
-    conversation: Conversation | None
-    runs: list[tuple[Run, tuple[RunAction, ...]]]
 
 
 def describe(memory: Memory) -> str:
@@ -62,15 +51,14 @@ class MemoryDetailPane(QWidget):
     memoryActivated = Signal(str)
     """A source or derived memory was clicked: the manager selects it."""
     loaded = Signal(object)
-    """The :class:`Loaded` now shown."""
+    """The :class:`MemoryOverview` now shown."""
 
     def __init__(self, session: AppSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("memoryDetail")
         self.session = session
         self.memory_id: str | None = None
-        self.shown: Loaded | None = None
-        self._request = 0
+        self.shown: MemoryOverview | None = None
         self._undoing = False
         self._previous_id: str | None = None
         self._missed_change = False
@@ -159,29 +147,26 @@ class MemoryDetailPane(QWidget):
         self.reload()
 
     def reload(self) -> None:
-        self._request += 1
-        memory_id, store = self.memory_id, self.session.store
-        if memory_id is None or store is None:
-            self._clear("No memory selected" if store is not None else "Memory is not available.")
+        memory_id = self.memory_id
+        if memory_id is None or not self.session.memory_ready:
+            self.session.drop_answers(self, "details")  # of a reload still under way
+            ready = self.session.memory_ready
+            self._clear("No memory selected" if ready else "Memory is not available.")
             return
-        request = self._request
+        CoreOp(
+            self.session,
+            lambda core: core.memories.overview(memory_id),
+            parent=self,
+            name="memory details",
+            key="details",
+        ).success(self._loaded).failure(self._failed).run()
 
-        def load() -> Loaded:
-            details = store.details(memory_id)
-            conversation_id = details.memory.conversation_id
-            conversation = store.get_conversation(conversation_id) if conversation_id else None
-            return Loaded(request, details, conversation, store.jobs.runs_touching(memory_id))
-
-        self.session.operations.start(
-            load, name="memory details", on_result=self._loaded, on_error=self._failed
-        )
-
-    def _failed(self, exc: Exception) -> None:
-        if isinstance(exc, MemoryNotFoundError):
+    def _failed(self, why: Failure) -> None:
+        if isinstance(why.error, MemoryNotFoundError):
             self.memory_id = None
             self._clear("This memory was deleted.")
         else:
-            self.status.setText(f"The memory's details could not be read: {exc}")
+            self.status.setText(f"The memory's details could not be read: {why}")
 
     def _memories_changed(self, *_: object) -> None:
         if self.memory_id is None:
@@ -207,9 +192,7 @@ class MemoryDetailPane(QWidget):
         self._retitle()
         self._update_buttons()
 
-    def _loaded(self, loaded: Loaded) -> None:
-        if loaded.request != self._request:
-            return  # the person moved on
+    def _loaded(self, loaded: MemoryOverview) -> None:
         self.shown = loaded
         memory = loaded.details.memory
         pinned = " · pinned" if memory.pinned else ""
@@ -250,7 +233,7 @@ class MemoryDetailPane(QWidget):
                 widget.setCurrentRow(row)
                 return
 
-    def _facts(self, loaded: Loaded) -> str:
+    def _facts(self, loaded: MemoryOverview) -> str:
         m = loaded.details.memory
         lines = [
             f"Said {when(m.said_at)} · stored {when(m.stored_at)} · updated {when(m.updated_at)}",
@@ -325,20 +308,22 @@ class MemoryDetailPane(QWidget):
         self.memoryActivated.emit(str(item.data(ID_ROLE)))
 
     def _restore(self) -> None:
-        item, store, memory_id = self.history.currentItem(), self.session.store, self.memory_id
-        if item is None or store is None or memory_id is None:
+        item, memory_id = self.history.currentItem(), self.memory_id
+        if item is None or memory_id is None:
             return
         version = int(item.data(ID_ROLE))
         self.restore_button.setEnabled(False)
         self.status.setText(f"Restoring version {version}…")
-        self.session.operations.start(
-            lambda: store.restore_version(memory_id, version),
+        CoreOp(
+            self.session,
+            lambda core: core.memories.restore_version(memory_id, version),
+            parent=self,
             name="restore version",
-            on_result=lambda m: self.status.setText(
+        ).success(
+            lambda m: self.status.setText(
                 f"Version {version} is current again (saved as version {m.version})."
-            ),
-            on_error=lambda exc: self.status.setText(f"The version was not restored: {exc}"),
-        )
+            )
+        ).failure(lambda why: self.status.setText(f"The version was not restored: {why}")).run()
 
     def selected_run(self) -> Run | None:
         item = self.runs.currentItem()

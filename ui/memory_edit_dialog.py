@@ -7,7 +7,7 @@ and every restore keeps the version it replaces in the memory's history.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -26,11 +26,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from memory import Memory, MemoryDetails
+from mneme.assistant.memories import MemoryOverview
+from mneme.memory import Memory, MemoryDetails
 
+from .core_op import CoreOp
 from .look import ERROR_STYLE
 from .memory_table import ID_ROLE, fill_history
 from .session import AppSession
+
+if TYPE_CHECKING:
+    from mneme.assistant.core import Assistant
 
 
 class MemoryEditDialog(QDialog):
@@ -95,21 +100,19 @@ class MemoryEditDialog(QDialog):
     # -- loading --------------------------------------------------------------------
 
     def reload(self) -> None:
-        store = self.session.store
-        if store is None:
-            self.error.setText("Memory is not available, so the memory cannot be edited now.")
-            return
         memory_id = self.memory_id
         self._set_busy(True, "Loading…")
-        self.session.operations.start(
-            lambda: store.details(memory_id),
+        CoreOp(
+            self.session,
+            lambda core: core.memories.overview(memory_id),
+            parent=self,
             name="load memory",
-            on_result=self._loaded,
-            on_error=lambda exc: self._failed(f"The memory could not be read: {exc}"),
-        )
+        ).success(self._loaded).failure(
+            lambda why: self._failed(f"The memory could not be read: {why}")
+        ).run()
 
-    def _loaded(self, details: MemoryDetails) -> None:
-        self.details = details
+    def _loaded(self, overview: MemoryOverview) -> None:
+        details = self.details = overview.details
         memory = details.memory
         self.text.setPlainText(memory.text)
         self.pinned.setChecked(memory.pinned)
@@ -132,34 +135,24 @@ class MemoryEditDialog(QDialog):
         )
 
     def save(self) -> None:
-        store = self.session.store
-        if store is None or self.details is None or self._busy:
+        if self.details is None or self._busy:
             return
         if not self.modified():
             self.accept()
             return
         memory_id, text = self.memory_id, self.text.toPlainText()
         pinned, importance = self.pinned.isChecked(), round(self.importance.value(), 4)
-        before = self.details.memory
-
-        def write() -> Memory:
-            changes: dict[str, Any] = {}
-            if text != before.text:
-                changes["text"] = text
-            if abs(importance - before.importance) > 1e-6:
-                changes["importance"] = importance
-            memory = store.update(memory_id, **changes) if changes else store.get(memory_id)
-            if memory.pinned != pinned:
-                memory = store.set_pinned(memory_id, pinned)
-            return memory
-
         self._set_busy(True, "Saving…")
-        self.session.operations.start(
-            write,
+        CoreOp(
+            self.session,
+            lambda core: core.memories.edit(
+                memory_id, text=text, importance=importance, pinned=pinned
+            ),
+            parent=self,
             name="save memory",
-            on_result=self._saved,
-            on_error=lambda exc: self._failed(f"The memory was not saved: {exc}"),
-        )
+        ).success(self._saved).failure(
+            lambda why: self._failed(f"The memory was not saved: {why}")
+        ).run()
 
     def _saved(self, memory: Memory) -> None:
         self._set_busy(False, "Saved.")
@@ -171,8 +164,8 @@ class MemoryEditDialog(QDialog):
         self.error.setText(message)
 
     def _restore(self) -> None:
-        item, store = self.history.currentItem(), self.session.store
-        if item is None or store is None or self._busy:
+        item = self.history.currentItem()
+        if item is None or self._busy:
             return
         version = int(item.data(ID_ROLE))
         if self.modified():
@@ -188,22 +181,19 @@ class MemoryEditDialog(QDialog):
         memory_id = self.memory_id
         self._set_busy(True, f"Restoring version {version}…")
 
-        def restore() -> MemoryDetails:
-            store.restore_version(memory_id, version)
-            return store.details(memory_id)
+        def restore(core: Assistant) -> MemoryOverview:
+            core.memories.restore_version(memory_id, version)
+            return core.memories.overview(memory_id)
 
-        def restored(details: MemoryDetails) -> None:
-            self._loaded(details)
+        def restored(overview: MemoryOverview) -> None:
+            self._loaded(overview)
             self.status.setText(
-                f"Version {version} is current again (saved as version {details.memory.version})."
+                f"Version {version} is current again (saved as version {overview.memory.version})."
             )
 
-        self.session.operations.start(
-            restore,
-            name="restore version",
-            on_result=restored,
-            on_error=lambda exc: self._failed(f"Version {version} was not restored: {exc}"),
-        )
+        CoreOp(self.session, restore, parent=self, name="restore version").success(
+            restored
+        ).failure(lambda why: self._failed(f"Version {version} was not restored: {why}")).run()
 
     def reject(self) -> None:
         if self._busy and self.status.text() == "Saving…":

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from memory import Conversation, Kind, ListQuery, SearchFilter, State
+from mneme.memory import Conversation, Kind, ListQuery, SearchFilter, State
 
 from .memory_table import one_line
 

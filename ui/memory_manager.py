@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from memory import Hit, ListQuery, Memory
-from memory.consolidation import ForgetReport
+from mneme.memory import ForgetReport, Hit, ListQuery, Memory
 
+from .core_op import CoreOp
 from .forget_dialog import ForgetDialog, report_sentence
 from .forget_topic_dialog import ForgetTopicDialog
 from .memory_add_dialog import AddMemoryDialog
@@ -54,7 +54,6 @@ class MemoryManager(QWidget):
         self.add_dialog: AddMemoryDialog | None = None
         self.forget_dialog: ForgetDialog | None = None
         self.forget_topic_dialog: ForgetTopicDialog | None = None
-        self._search_request = 0
         self._pending_current: int | None = None
         self._build()
         self._connect()
@@ -171,35 +170,27 @@ class MemoryManager(QWidget):
     def run_search(self) -> None:
         """Search now (the box waits for a pause in typing); empty goes back to browsing."""
         self._search_timer.stop()
-        self._search_request += 1
-        text, store = self.search.text().strip(), self.session.store
-        if store is None:
+        text = self.search.text().strip()
+        if not self.session.memory_ready:
             return
         if not text:
+            self.session.drop_answers(self, "search")  # the person cleared the box
             if self.model.searching:
                 self.model.set_query(self.browse_query())
             return
-        request, limit, filters = (
-            self._search_request,
-            self.SEARCH_LIMIT,
-            self.filters.search_filter(),
-        )
+        limit, filters = self.SEARCH_LIMIT, self.filters.search_filter()
         self.status.setText(f"Searching for “{text}”…")
-
-        def search() -> tuple[int, list[Hit]]:
-            return request, store.search(text, k=limit, filters=filters)
-
-        self.session.operations.start(
-            search,
+        CoreOp(  # a newer search drops this one's answer: the person typed on
+            self.session,
+            lambda core: core.memories.search(text, k=limit, filters=filters),
+            parent=self,
             name="search memories",
-            on_result=self._searched,
-            on_error=lambda exc: self.status.setText(f"The search failed: {exc}"),
-        )
+            key="search",
+        ).success(self._searched).failure(
+            lambda why: self.status.setText(f"The search failed: {why}")
+        ).run()
 
-    def _searched(self, answer: tuple[int, list[Hit]]) -> None:
-        request, hits = answer
-        if request != self._search_request:
-            return  # the person typed on
+    def _searched(self, hits: list[Hit]) -> None:
         self.status.setText("")
         self.model.show_hits(hits)
         self.searchFinished.emit(len(hits))
@@ -269,7 +260,7 @@ class MemoryManager(QWidget):
         self.model.load_rows(rows, loaded)
 
     def _update_buttons(self, *_: object) -> None:
-        ready = self.session.store is not None
+        ready = self.session.memory_ready
         rows = self.table.selected_rows()
         count = len(rows) if rows else (1 if self.detail.memory is not None else 0)
         memories = self.selected_memories()
@@ -309,28 +300,26 @@ class MemoryManager(QWidget):
         return self.edit_dialog
 
     def toggle_pin(self) -> None:
-        store = self.session.store
-        if store is None:
-            return
-
         def pin(memories: list[Memory]) -> None:
             if not memories:
                 return
             pinned = not all(m.pinned for m in memories)
             ids = [m.id for m in memories]
-
-            def write() -> int:
-                return sum(store.set_pinned(i, pinned).pinned == pinned for i in ids)
-
+            already = sum(m.pinned == pinned for m in memories)
             verb = "Pinned" if pinned else "Unpinned"
-            self.session.operations.start(
-                write,
+
+            def done(changed: list[Memory]) -> None:
+                n = len(changed) + already
+                self.status.setText(f"{verb} {n} {'memory' if n == 1 else 'memories'}.")
+
+            CoreOp(
+                self.session,
+                lambda core: core.memories.set_pinned(ids, pinned),
+                parent=self,
                 name="pin memories",
-                on_result=lambda n: self.status.setText(
-                    f"{verb} {n} {'memory' if n == 1 else 'memories'}."
-                ),
-                on_error=lambda exc: self.status.setText(f"Not {verb.lower()}: {exc}"),
-            )
+            ).success(done).failure(
+                lambda why: self.status.setText(f"Not {verb.lower()}: {why}")
+            ).run()
 
         self.with_targets(pin)
 

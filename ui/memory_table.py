@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -31,9 +31,13 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QListWidget, QListWidgetItem
 
-from memory import Change, Conversation, Hit, ListQuery, Memory, MemoryStore, SortKey
+from mneme.memory import Change, Conversation, Hit, ListQuery, Memory, SortKey
 
+from .core_op import CoreOp
 from .session import AppSession
+
+if TYPE_CHECKING:
+    from mneme.assistant.core import Assistant
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 MEMORY_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -124,9 +128,9 @@ class MemoryTableModel(QAbstractTableModel):
     """Browses a :class:`ListQuery` lazily, or shows a list of search hits.
 
     Call :meth:`set_query` to browse (filters and sort), :meth:`show_hits` for
-    search results, and :meth:`refresh` after the store changed (done on
-    ``session.memoriesChanged`` already). The store is only ever read by
-    ``session.operations`` workers.
+    search results, and :meth:`refresh` after the memory changed (done on
+    ``session.memoriesChanged`` already). Memories are only ever read through
+    the core, by :class:`CoreOp` workers.
     """
 
     totalChanged = Signal(int)
@@ -227,7 +231,7 @@ class MemoryTableModel(QAbstractTableModel):
 
     def refresh(self) -> None:
         """Read the count and the rows in view again, keeping the selection where possible."""
-        if self.session.store is None:
+        if not self.session.memory_ready:
             return
         if self._refreshing or self._pending_query is not None:
             self._refresh_again = True  # once the read under way is in
@@ -266,19 +270,18 @@ class MemoryTableModel(QAbstractTableModel):
         Kept apart from the rows and done only when needed (first load, a conversation
         not seen before, a rename): listing conversations costs more than a block.
         """
-        store = self.session.store
-        if store is None:
+        if not self.session.memory_ready:
             return
         if self._titles_loading:
             self._titles_again = True
             return
         self._titles_loading = True
-        self.session.operations.start(
-            store.conversations,
+        CoreOp(
+            self.session,
+            lambda core: core.conversations.all(),
+            parent=self,
             name="list conversations",
-            on_result=self._conversations_loaded,
-            on_error=self._conversations_failed,
-        )
+        ).success(self._conversations_loaded).failure(self._conversations_failed).run()
 
     def _conversations_loaded(self, conversations: list[Conversation]) -> None:
         self._titles = {c.id: c.title for c in conversations}
@@ -297,9 +300,9 @@ class MemoryTableModel(QAbstractTableModel):
         else:
             self._check_titles([m for items in self._blocks.values() for m in items])
 
-    def _conversations_failed(self, exc: Exception) -> None:
+    def _conversations_failed(self, why: str) -> None:
         self._titles_loading = False
-        self.loadFailed.emit(f"The conversations could not be listed: {exc}")
+        self.loadFailed.emit(f"The conversations could not be listed: {why}")
 
     def _check_titles(self, memories: Sequence[Memory]) -> None:
         """List the conversations again if these rows name one not seen before."""
@@ -359,18 +362,19 @@ class MemoryTableModel(QAbstractTableModel):
         if all(m is not None for m in found):
             done([m for m in found if m is not None])
             return
-        store = self.session.store
-        if store is None:
-            done(None)
-            return
         generation, query, size = self._shown_generation, self._query, self.BLOCK_SIZE
         numbers = sorted({r // size for r, m in zip(rows, found, strict=True) if m is None})
         self._reads += 1
         started = self._reads
 
-        def load() -> list[_Block]:
+        def load(core: Assistant) -> list[_Block]:
             return [
-                _Block(generation, n, store.browse(replace(query, offset=n * size)).items, started)
+                _Block(
+                    generation,
+                    n,
+                    core.memories.browse(replace(query, offset=n * size)).items,
+                    started,
+                )
                 for n in numbers
             ]
 
@@ -392,13 +396,13 @@ class MemoryTableModel(QAbstractTableModel):
                 self._store_block(block)
             done(out)
 
-        def failed(exc: Exception) -> None:
-            self.loadFailed.emit(f"The selected memories could not be read: {exc}")
+        def failed(why: str) -> None:
+            self.loadFailed.emit(f"The selected memories could not be read: {why}")
             done(None)
 
-        self.session.operations.start(
-            load, name="load selected memories", on_result=loaded, on_error=failed
-        )
+        CoreOp(self.session, load, parent=self, name="load selected memories").success(
+            loaded
+        ).failure(failed).run()
 
     def conversation_title(self, conversation_id: str | None) -> str:
         if not conversation_id:
@@ -553,33 +557,33 @@ class MemoryTableModel(QAbstractTableModel):
         self._pump()
 
     def _pump(self) -> None:
-        store = self.session.store
-        while store is not None and self._wanted and len(self._in_flight) < self.MAX_IN_FLIGHT:
+        ready = self.session.memory_ready
+        while ready and self._wanted and len(self._in_flight) < self.MAX_IN_FLIGHT:
             number, _ = self._wanted.popitem(last=True)
             if number in self._blocks and number not in self._stale:
                 continue
-            self._load_block(store, number)
+            self._load_block(number)
 
-    def _load_block(self, store: MemoryStore, number: int) -> None:
+    def _load_block(self, number: int) -> None:
         key = (self._shown_generation, number)
         self._in_flight.add(key)
         generation, query = key[0], replace(self._query, offset=number * self.BLOCK_SIZE)
         self._reads += 1
         started = self._reads
 
-        def load() -> _Block:
-            return _Block(generation, number, store.browse(query).items, started)
+        def load(core: Assistant) -> _Block:
+            return _Block(generation, number, core.memories.browse(query).items, started)
 
-        def failed(exc: Exception) -> None:
+        def failed(why: str) -> None:
             self._in_flight.discard(key)
             if generation == self._shown_generation:
                 self._failed.add(number)
-                self.loadFailed.emit(f"Some memories could not be read: {exc}")
+                self.loadFailed.emit(f"Some memories could not be read: {why}")
             self._pump()
 
-        self.session.operations.start(
-            load, name="load memories", on_result=self._block_arrived, on_error=failed
-        )
+        CoreOp(self.session, load, parent=self, name="load memories").success(
+            self._block_arrived
+        ).failure(failed).run()
 
     def _block_arrived(self, block: _Block) -> None:
         self._in_flight.discard((block.generation, block.number))
@@ -619,34 +623,30 @@ class MemoryTableModel(QAbstractTableModel):
     def _start_refresh(
         self, generation: int, query: ListQuery, numbers: list[int], *, reset: bool
     ) -> None:
-        store = self.session.store
-        if store is None:
+        if not self.session.memory_ready:
             return
         self._refreshing = True
         size = self.BLOCK_SIZE
         self._reads += 1
         started = self._reads
 
-        def load() -> _Refreshed:
+        def load(core: Assistant) -> _Refreshed:
             blocks: dict[int, tuple[Memory, ...]] = {}
             total = 0
             for n in sorted(set(numbers)):
-                page = store.browse(replace(query, offset=n * size, limit=size))
+                page = core.memories.browse(replace(query, offset=n * size, limit=size))
                 total = page.total
                 if page.items:
                     blocks[n] = page.items
             return _Refreshed(generation, started, query, total, blocks)
 
-        def failed(exc: Exception) -> None:
+        def failed(why: str) -> None:
             self._refresh_done()
-            self.loadFailed.emit(f"The memories could not be read: {exc}")
+            self.loadFailed.emit(f"The memories could not be read: {why}")
 
-        self.session.operations.start(
-            load,
-            name="list memories",
-            on_result=lambda r: self._refreshed(r, reset=reset),
-            on_error=failed,
-        )
+        CoreOp(self.session, load, parent=self, name="list memories").success(
+            lambda r: self._refreshed(r, reset=reset)
+        ).failure(failed).run()
 
     def _refreshed(self, result: _Refreshed, *, reset: bool) -> None:
         if result.generation != self._generation or (not reset and self._hits is not None):
@@ -707,14 +707,13 @@ class MemoryTableModel(QAbstractTableModel):
             self.refresh()
 
     def _refresh_hits(self) -> None:
-        store = self.session.store
-        if store is None or self._hits is None:
+        if not self.session.memory_ready or self._hits is None:
             return
         generation, hits = self._generation, list(self._hits)
         self._refreshing = True
 
-        def load() -> list[Hit]:
-            fresh = {m.id: m for m in store.get_many([h.memory.id for h in hits])}
+        def load(core: Assistant) -> list[Hit]:
+            fresh = {m.id: m for m in core.memories.get_many([h.memory.id for h in hits])}
             return [replace(h, memory=fresh[h.memory.id]) for h in hits if h.memory.id in fresh]
 
         def loaded(fresh: list[Hit]) -> None:
@@ -723,13 +722,13 @@ class MemoryTableModel(QAbstractTableModel):
                 self.totalChanged.emit(self._total)
             self._refresh_done()
 
-        def failed(exc: Exception) -> None:
+        def failed(why: str) -> None:
             self._refresh_done()
-            self.loadFailed.emit(f"The search results could not be updated: {exc}")
+            self.loadFailed.emit(f"The search results could not be updated: {why}")
 
-        self.session.operations.start(
-            load, name="update search results", on_result=loaded, on_error=failed
-        )
+        CoreOp(self.session, load, parent=self, name="update search results").success(
+            loaded
+        ).failure(failed).run()
 
     def _positions(self) -> dict[str, int]:
         if self._hits is not None:

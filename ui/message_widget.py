@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from memory import Hit
+from mneme.memory import Hit
 
 from .markdown import COPY_SCHEME, set_markdown
 

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
@@ -43,25 +44,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.catalogue import CATALOGUE, CatalogueEntry
-from assistant.downloads import (
-    DownloadError,
+from mneme.assistant.catalogue import CATALOGUE, CatalogueEntry
+from mneme.assistant.download_errors import DownloadError
+from mneme.assistant.downloads import (
     DownloadProgress,
     DownloadResult,
     destination,
     discard_partial,
-    download_steps,
     format_bytes,
-    is_gguf,
     normalise_url,
     part_path,
 )
-from assistant.llm.gguf_header import GGUFError, read_gguf
-from assistant.models import ModelFile, model_files
-from assistant.settings import SettingsError, updated
+from mneme.assistant.errors import InvalidRequestError
+from mneme.assistant.models import ListedModel, same_file, settings_for_model
 
+from .core_op import CoreOp, Failure
 from .look import ERROR_STYLE, HELP_STYLE, FolderOpener, as_sentence, open_in_file_manager
 from .session import AppSession, PartState
+
+if TYPE_CHECKING:
+    from mneme.assistant.core import Assistant
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -77,24 +79,10 @@ class DownloadState(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class ListedModel:
-    file: ModelFile
-    size: int
-    active: bool
-
-
-@dataclass(frozen=True, slots=True)
 class _Request:
     url: str
     sha256: str | None
     filename: str | None
-
-
-def _same(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve()
-    except OSError:
-        return a == b
 
 
 def _size(path: Path | None) -> int:
@@ -104,27 +92,6 @@ def _size(path: Path | None) -> int:
         return path.stat().st_size
     except OSError:
         return 0
-
-
-def scan(models_folder: Path, configured: str | None) -> list[ListedModel]:
-    """The bundled model, the models folder, and the configured file if it lives elsewhere.
-
-    Runs in a worker: every file's header is read.
-    """
-    files = model_files(models_folder)
-    active_path = Path(configured).expanduser() if configured else None
-    if active_path is not None and not any(_same(f.path, active_path) for f in files):
-        try:
-            files.append(ModelFile(active_path, False, read_gguf(active_path), None))
-        except GGUFError as exc:
-            files.append(ModelFile(active_path, False, None, str(exc)))
-        except OSError as exc:
-            files.append(ModelFile(active_path, False, None, f"cannot be read: {exc.strerror}"))
-    listed = []
-    for f in files:
-        active = _same(f.path, active_path) if active_path is not None else f.bundled
-        listed.append(ListedModel(f, _size(f.path), active))
-    return listed
 
 
 class ModelManagerDialog(QDialog):
@@ -347,14 +314,13 @@ class ModelManagerDialog(QDialog):
             self._rescan = True
             return
         self._scanning = True
-        folder, configured = self.models_folder, self.session.settings.model.path
-        self.session.operations.start(
-            lambda: scan(folder, configured),
+        CoreOp(
+            self.session,
+            lambda core: core.models.available(),
+            parent=self,
             name="list models",
-            on_result=self._listed,
-            on_error=self._list_failed,
-            on_finished=self._scan_done,
-        )
+            needs=(),
+        ).success(self._listed).failure(self._list_failed).finished(self._scan_done).run()
 
     def _scan_done(self) -> None:
         self._scanning = False
@@ -362,8 +328,8 @@ class ModelManagerDialog(QDialog):
             self._rescan = False
             self.refresh()
 
-    def _list_failed(self, exc: Exception) -> None:
-        self._show_model_status(f"The models could not be listed: {exc}", error=True)
+    def _list_failed(self, why: str) -> None:
+        self._show_model_status(f"The models could not be listed: {why}", error=True)
 
     def _listed(self, models: list[ListedModel]) -> None:
         keep = self._select_after_scan or self.selected_path()
@@ -373,7 +339,7 @@ class ModelManagerDialog(QDialog):
         for listed in models:
             item = self._item(listed)
             self.model_list.addTopLevelItem(item)
-            if keep is not None and _same(listed.file.path, keep):
+            if keep is not None and same_file(listed.file.path, keep):
                 item.setSelected(True)
                 self.model_list.setCurrentItem(item)
         self.server_note.setVisible(self.session.settings.server.enabled)
@@ -384,7 +350,7 @@ class ModelManagerDialog(QDialog):
     def _item(self, listed: ListedModel) -> QTreeWidgetItem:
         f = listed.file
         name = f.label if f.info is not None else f.path.stem
-        notes = (["Bundled"] if f.bundled else []) + (["in use"] if listed.active else [])
+        notes = (["Bundled"] if f.bundled else []) + (["in use"] if listed.in_use else [])
         status = " · ".join(notes).capitalize()
         if f.error:
             status = "Cannot be used"
@@ -392,7 +358,7 @@ class ModelManagerDialog(QDialog):
         item.setData(0, PATH_ROLE, str(f.path))
         item.setToolTip(0, str(f.path) + (f"\n{f.error}" if f.error else ""))
         item.setToolTip(3, f.error or "")
-        if listed.active:
+        if listed.in_use:
             font = QFont(item.font(0))
             font.setBold(True)
             for column in range(4):
@@ -401,7 +367,7 @@ class ModelManagerDialog(QDialog):
 
     def selected(self) -> ListedModel | None:
         path = self.selected_path()
-        return next((m for m in self.models if path and _same(m.file.path, path)), None)
+        return next((m for m in self.models if path and same_file(m.file.path, path)), None)
 
     def selected_path(self) -> Path | None:
         items = self.model_list.selectedItems()
@@ -410,19 +376,14 @@ class ModelManagerDialog(QDialog):
     def select(self, path: Path) -> bool:
         for index in range(self.model_list.topLevelItemCount()):
             item = self.model_list.topLevelItem(index)
-            if item is not None and _same(Path(item.data(0, PATH_ROLE)), path):
+            if item is not None and same_file(Path(item.data(0, PATH_ROLE)), path):
                 self.model_list.setCurrentItem(item)
                 item.setSelected(True)
                 return True
         return False
 
     def active(self) -> ListedModel | None:
-        return next((m for m in self.models if m.active), None)
-
-    def _removable(self, listed: ListedModel | None) -> bool:
-        if listed is None or listed.file.bundled or listed.active:
-            return False
-        return _same(listed.file.path.parent, self.models_folder)
+        return next((m for m in self.models if m.in_use), None)
 
     def _update_model_buttons(self) -> None:
         listed = self.selected()
@@ -430,10 +391,10 @@ class ModelManagerDialog(QDialog):
         self.use_button.setEnabled(
             listed is not None
             and listed.file.error is None
-            and (using_server or not listed.active)
+            and (using_server or not listed.in_use)
             and self._switching is None
         )
-        self.remove_button.setEnabled(self._removable(listed))
+        self.remove_button.setEnabled(listed is not None and listed.removable)
 
     def _show_model_status(self, text: str, *, error: bool = False) -> None:
         self.model_status.setText(text)
@@ -449,18 +410,10 @@ class ModelManagerDialog(QDialog):
 
     def use_model(self, path: Path, *, bundled: bool = False) -> bool:
         """Save ``path`` as the chat model and load it (in the background)."""
-        settings = self.session.settings
-        changes: dict[str, object] = {
-            "model.path": None if bundled else str(path),
-            "server.enabled": False,
-        }
-        try:
-            new = updated(settings, changes)
-        except SettingsError as exc:
-            self._show_model_status(f"This model cannot be chosen: {exc.reason}.", error=True)
-            return False
-        if new == settings:
-            self._show_model_status(f"{path.name} is already in use.")
+        try:  # the core's rule; it reads only the file's first bytes
+            new = settings_for_model(self.session.settings, None if bundled else path)
+        except InvalidRequestError as exc:  # the core's words, as they are (a file name first)
+            self._show_model_status(f"{exc}.", error=not str(exc).endswith("in use"))
             return False
         self._switching = path.name
         self._show_model_status(f"Switching to {path.name}…")
@@ -499,16 +452,6 @@ class ModelManagerDialog(QDialog):
         return self.add_model_file(Path(chosen)) if chosen else False
 
     def add_model_file(self, path: Path) -> bool:
-        if not path.is_file():
-            self._show_model_status(f"{path} is not a file.", error=True)
-            return False
-        if not is_gguf(path):
-            self._show_model_status(
-                f"{path.name} is not a GGUF model file (it does not start with the GGUF "
-                "signature). Mneme runs models in the GGUF format used by llama.cpp.",
-                error=True,
-            )
-            return False
         self._select_after_scan = path
         return self.use_model(path)
 
@@ -517,36 +460,35 @@ class ModelManagerDialog(QDialog):
         if listed is None:
             return False
         path = listed.file.path
-        if listed.active:
-            self._show_model_status(
-                f"{path.name} is the model in use; choose another one before removing it.",
-                error=True,
-            )
+        if listed.kept_because is not None:
+            self._show_model_status(f"{listed.kept_because}.", error=True)
             return False
-        if not self._removable(listed):
-            self._show_model_status(
-                f"Only files in the models folder can be removed here; {path.name} is kept.",
-                error=True,
+        if listed.removable:
+            answer = QMessageBox.question(
+                self,
+                "Remove model",
+                f"Delete {path.name} ({format_bytes(listed.size)}) from this computer?\n\n"
+                "It can be downloaded again later.",
             )
-            return False
-        answer = QMessageBox.question(
-            self,
-            "Remove model",
-            f"Delete {path.name} ({format_bytes(listed.size)}) from this computer?\n\n"
-            "It can be downloaded again later.",
+            if answer != QMessageBox.StandardButton.Yes:
+                return False
+
+        def removed(_: object) -> None:
+            self._show_model_status(f"Deleted {path.name}.")
+            self.refresh()
+
+        return (
+            CoreOp(  # the core says why a file cannot be removed (in use, elsewhere)
+                self.session,
+                lambda core: core.models.remove(path),
+                parent=self,
+                name="remove model",
+                needs=(),
+            )
+            .success(removed)
+            .failure(lambda why: self._show_model_status(why, error=True))
+            .run()
         )
-        if answer != QMessageBox.StandardButton.Yes:
-            return False
-        try:
-            path.unlink()
-        except OSError as exc:
-            self._show_model_status(
-                f"{path.name} could not be deleted: {exc.strerror}.", error=True
-            )
-            return False
-        self._show_model_status(f"Deleted {path.name}.")
-        self.refresh()
-        return True
 
     def _open_models_folder(self) -> None:
         with contextlib.suppress(OSError):
@@ -663,12 +605,11 @@ class ModelManagerDialog(QDialog):
         self._discard = False
         self._outcome = None
         self._error = None
-        folder, interval = self.models_folder, self.progress_interval
+        interval = self.progress_interval
 
-        def work() -> Iterator[DownloadProgress | DownloadResult]:
-            result = yield from download_steps(
+        def work(core: Assistant) -> Iterator[DownloadProgress | DownloadResult]:
+            result = yield from core.models.download(
                 request.url,
-                folder,
                 sha256=request.sha256,
                 filename=request.filename,
                 should_stop=stop.is_set,
@@ -678,14 +619,11 @@ class ModelManagerDialog(QDialog):
 
         self._set_state(DownloadState.RUNNING)
         self.progress_label.setText("Connecting…")
-        self.session.operations.start(
-            work,
-            name="download model",
-            on_progress=self._download_event,
-            on_error=self._download_error,
-            on_finished=self._download_ended,
-            long=True,
-        )
+        CoreOp(
+            self.session, work, parent=self, name="download model", needs=(), long=True
+        ).progress(self._download_event).failure(self._download_error).finished(
+            self._download_ended
+        ).run()
 
     def _download_event(self, item: object) -> None:
         if isinstance(item, DownloadResult):
@@ -695,8 +633,8 @@ class ModelManagerDialog(QDialog):
             if self.state is DownloadState.RUNNING:
                 self._show_progress(item)
 
-    def _download_error(self, exc: Exception) -> None:
-        self._error = exc
+    def _download_error(self, why: Failure) -> None:
+        self._error = why.error or RuntimeError(str(why))
 
     def _download_ended(self) -> None:
         outcome, error = self._outcome, self._error

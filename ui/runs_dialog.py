@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -19,8 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from memory.consolidation import Run
+from mneme.memory import Run
 
+from .core_op import CoreOp
 from .session import AppSession
 
 _COLUMNS = [
@@ -73,6 +74,9 @@ class RunsModel(QAbstractTableModel):
 
 
 class RunsDialog(QDialog):
+    reloaded = Signal()
+    """The runs listed are up to date."""
+
     def __init__(self, session: AppSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Memory consolidation")
@@ -116,10 +120,29 @@ class RunsDialog(QDialog):
         # a bound method, not a lambda: Qt drops the connection when the dialog goes
         self.reload()
 
+    RUNS_SHOWN = 50
+
     def reload(self) -> None:
-        store = self.session.store
-        self.model.set_runs(store.jobs.runs(50) if store is not None else [])
-        self._update_buttons()
+        """List the runs again, in a worker."""
+        limit = self.RUNS_SHOWN
+
+        def listed(runs: list[Run]) -> None:
+            self.model.set_runs(runs)
+            self._update_buttons()
+            self.reloaded.emit()
+
+        def failed(why: str) -> None:
+            self.model.set_runs([])
+            self.status.setText(f"The runs could not be listed: {why}")
+            self._update_buttons()
+
+        CoreOp(
+            self.session,
+            lambda core: core.consolidation.runs(limit),
+            parent=self,
+            name="list runs",
+            key="runs",
+        ).success(listed).failure(failed).run()
 
     def selected_run(self) -> Run | None:
         rows = self.table.selectionModel().selectedRows()

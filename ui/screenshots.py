@@ -1,6 +1,6 @@
 """Drive the real app through its main screens and save a PNG of each.
 
-    xvfb-run -s "-screen 0 1400x900x24" python -m ui.screenshots OUTDIR [--home DIR]
+    xvfb-run -s "-screen 0 1400x900x24" python -m mneme.ui.screenshots OUTDIR [--home DIR]
 
 Uses a fresh data folder (or ``--home``) so the pictures start at the first
 run: the welcome, a chat with the bundled model, recall in a new conversation
@@ -32,8 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     args.outdir.mkdir(parents=True, exist_ok=True)
     home = args.home or Path(tempfile.mkdtemp(prefix="mneme-shots-"))
 
-    from assistant.core import Assistant
-    from assistant.settings import updated
+    from mneme.assistant.core import Assistant
+    from mneme.assistant.settings import updated
 
     from .main_window import MainWindow
     from .session import AppSession, PartState
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         saved.append(path)
 
     def ready() -> bool:
-        return session.model_state is PartState.READY and session.store is not None
+        return session.model_state is PartState.READY and session.memory_ready
 
     def idle() -> bool:
         return ready() and not session.generating and not session.operations.busy
@@ -124,8 +124,12 @@ def main(argv: list[str] | None = None) -> int:
         session.apply_settings(updated(session.settings, {"ui.theme": "dark"}))
         yield lambda: session.settings.ui.theme == "dark"
         yield idle
-        if session.store is not None:
-            window.open_conversation(session.store.conversations()[-1].id)
+        listed: list[object] = []
+        session.conversationsLoaded.connect(listed.append)
+        session.load_conversations()
+        yield lambda: bool(listed)
+        if listed[-1]:
+            window.open_conversation(listed[-1][-1].id)  # type: ignore[index]
         yield lambda: not window.chat_view.is_empty()
         shot("09-dark-theme")
         window.close()

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.secrets import CHROMA_SERVER_TOKEN, MODEL_SERVER_KEY, Secrets
+from mneme.assistant.secrets import CHROMA_SERVER_TOKEN, MODEL_SERVER_KEY, Secrets
 
 from .look import ERROR_STYLE, HELP_STYLE
 

@@ -1,9 +1,14 @@
-"""The UI's single owner of the assistant: loads it, runs its work, announces what happened.
+"""The UI's single owner of the core: opens its parts, runs the window's own work,
+announces what happened.
 
-Widgets never call the assistant directly; they ask the session, which runs
-the work as background operations and answers with signals. Memory changes
-from any thread (a reply being remembered, a delete) arrive as one
-``memoriesChanged`` signal, and views refresh themselves from it.
+Widgets never hold the core's parts (no store, no model): they run core calls
+through :class:`~mneme.ui.core_op.CoreOp`, which asks the session whether a
+part is open and runs the call on its thread pools. The session itself does
+what belongs to the window as a whole (opening memory and model, replies,
+consolidation in the background, settings) the same way, and answers with
+signals. Memory changes from any thread (a reply being remembered, a delete)
+arrive from the core as :class:`Change` announcements, merged over a moment
+into one ``memoriesChanged`` signal, and views refresh themselves from it.
 """
 
 from __future__ import annotations
@@ -16,14 +21,16 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from assistant import conversations
-from assistant.chat import ChatService, Finished, Reply, new_temporary_id
-from assistant.core import Assistant
-from assistant.llm.base import CancelToken, GenerationError
-from assistant.settings import Settings
-from memory import Change, Hit, Memory, MemoryStore, StoreUnavailableError
-from memory.consolidation import RunReport, undo_run
+from mneme.assistant.chat import ChatService, Finished, Reply, new_temporary_id
+from mneme.assistant.consolidation import RunReport
+from mneme.assistant.conversations import Turn
+from mneme.assistant.core import Assistant
+from mneme.assistant.errors import Part
+from mneme.assistant.llm.base import CancelToken, GenerationError
+from mneme.assistant.settings import Settings
+from mneme.memory import Change
 
+from .core_op import CoreOp, Failure
 from .operations import Operations
 
 log = logging.getLogger(__name__)
@@ -34,12 +41,14 @@ class PartState(StrEnum):
     READY = "ready"
     FAILED = "failed"
     GENERATING = "generating"
+    CLOSED = "closed"
+    """The session shut down: an answer arriving after that starts nothing new."""
 
 
-def _unsaved(exc: Exception) -> bool:
+def _unsaved(failure: Failure) -> bool:
     """Whether a failed reply also left the person's message unstored: a model that
     fails does so after the message was remembered; anything else fails before."""
-    return not isinstance(exc, GenerationError)
+    return not isinstance(failure.error, GenerationError)
 
 
 class AppSession(QObject):
@@ -68,7 +77,7 @@ class AppSession(QObject):
     conversationsLoaded = Signal(object)
     """The conversations (newest first) matching the last :meth:`load_conversations`."""
     conversationLoaded = Signal(str, object)
-    """(conversation id, its turns as ``(Memory, memories the turn used)``)."""
+    """(conversation id, its :class:`Turn` list)."""
     consolidationProgress = Signal(int, int, str)
     """(jobs done, jobs known, what): emitted from the worker, delivered queued."""
     consolidationFinished = Signal(object)
@@ -87,6 +96,9 @@ class AppSession(QObject):
         super().__init__(parent)
         self.assistant = assistant
         self.operations = Operations(self)
+        """The thread pools :class:`CoreOp` runs on (nothing else starts work on them)."""
+        self.latest_ops: dict[tuple[int, str], int] = {}
+        """The newest :class:`CoreOp` per (parent, key): older answers are dropped."""
         self._cancel: CancelToken | None = None
         self.memory_state = PartState.LOADING
         self.model_state = PartState.LOADING
@@ -101,7 +113,7 @@ class AppSession(QObject):
         self._change_timer.setInterval(self.CHANGE_COALESCE_MS)
         self._change_timer.timeout.connect(self._announce_change)
         self._storeChanged.connect(self._merge_change)
-        self._unsubscribe: Callable[[], None] = lambda: None
+        self._unsubscribe = assistant.subscribe(self._storeChanged.emit)
         self._asked: list[Settings] = []
         """Settings waiting to be applied, in order; the first is being applied."""
 
@@ -115,50 +127,77 @@ class AppSession(QObject):
     def _open_memory(self, *, reopen: bool = False) -> None:
         self.memory_state = PartState.LOADING
         self.memoryState.emit(PartState.LOADING, "opening memory…")
-        opener = self.assistant.reopen_memory if reopen else self.assistant.open_memory
 
-        def open_and_count() -> tuple[MemoryStore, int]:
-            store = opener()
-            return store, store.count()
+        def open_and_count(core: Assistant) -> int:
+            (core.reopen_memory if reopen else core.open_memory)()
+            return core.memories.count()
 
-        self.operations.start(
-            open_and_count,
-            name="open memory",
-            on_result=lambda opened: self._memory_opened(*opened),
-            on_error=self._memory_failed,
-            long=True,
-        )
+        CoreOp(self, open_and_count, parent=self, name="open memory", needs=(), long=True).success(
+            self._memory_opened
+        ).failure(self._memory_failed).run()
 
     def _open_model(self) -> None:
         self.model_state = PartState.LOADING
         self.modelState.emit(PartState.LOADING, "loading model…")
-        self.operations.start(
-            self.assistant.open_model,
+        CoreOp(
+            self,
+            lambda core: core.open_model(),
+            parent=self,
             name="load model",
-            on_result=self._model_loaded,
-            on_error=self._model_failed,
+            needs=(),
             long=True,
-        )
+        ).success(self._model_loaded).failure(self._model_failed).run()
 
-    def _memory_opened(self, store: MemoryStore, count: int) -> None:
-        self._unsubscribe()
-        self._unsubscribe = store.subscribe(self._storeChanged.emit)
+    def _memory_opened(self, count: int) -> None:
+        if self.closed:
+            return
         self._consolidation_timer.start()
         self.memory_state = PartState.READY
         self.memoryState.emit(PartState.READY, f"{count:,} memories")
         self.memoriesChanged.emit(Change())
 
-    def _memory_failed(self, exc: Exception) -> None:
+    def _memory_failed(self, why: Failure) -> None:
+        if self.closed:
+            return
         self.memory_state = PartState.FAILED
-        self.memoryState.emit(PartState.FAILED, f"memory unavailable: {exc}")
+        self.memoryState.emit(PartState.FAILED, f"memory unavailable: {why.error or why}")
 
     def _model_loaded(self, backend: Any) -> None:
+        if self.closed:
+            return
         self.model_state = PartState.READY
         self.modelState.emit(PartState.READY, backend.name)
 
-    def _model_failed(self, exc: Exception) -> None:
+    def _model_failed(self, why: Failure) -> None:
+        if self.closed:
+            return
         self.model_state = PartState.FAILED
-        self.modelState.emit(PartState.FAILED, f"the chat model cannot be used: {exc}")
+        self.modelState.emit(PartState.FAILED, f"the chat model cannot be used: {why.error or why}")
+
+    def unavailable(self, part: Part) -> str | None:
+        """Why ``part`` cannot be used now, as a sentence; None if it is open."""
+        state = self.memory_state if part is Part.MEMORY else self.model_state
+        if state in (PartState.READY, PartState.GENERATING):
+            return None
+        name = "Memory" if part is Part.MEMORY else "The chat model"
+        if state is PartState.CLOSED:
+            return "Mneme is closing."
+        if state is PartState.LOADING:
+            return f"{name} is still loading; try again in a moment."
+        return f"{name} is not available (see the status bar)."
+
+    def drop_answers(self, parent: QObject, key: str) -> None:
+        """Forget the answer of a :class:`CoreOp` with this key still under way (the
+        widget moved on to nothing)."""
+        self.latest_ops.pop((id(parent), key), None)
+
+    @property
+    def closed(self) -> bool:
+        return self.memory_state is PartState.CLOSED
+
+    @property
+    def memory_ready(self) -> bool:
+        return self.memory_state is PartState.READY
 
     def _merge_change(self, change: Change) -> None:
         p = self._pending_change
@@ -171,15 +210,10 @@ class AppSession(QObject):
     def _announce_change(self) -> None:
         change, self._pending_change = self._pending_change, Change()
         self.memoriesChanged.emit(change)
-        store = self.store
-        if store is not None:  # counted off the UI thread: a long write may hold the ledger
-            self.operations.start(
-                store.count, name="count memories", on_result=self.memoryCount.emit
-            )
-
-    @property
-    def store(self) -> MemoryStore | None:
-        return self.assistant.store if self.memory_state is PartState.READY else None
+        if self.memory_ready:  # counted off the UI thread: a long write may hold the ledger
+            CoreOp(
+                self, lambda core: core.memories.count(), parent=self, name="count memories"
+            ).success(self.memoryCount.emit).run()
 
     # -- replying -----------------------------------------------------------------
 
@@ -207,13 +241,15 @@ class AppSession(QObject):
         self._cancel = cancel
         self.model_state = PartState.GENERATING
         self.modelState.emit(PartState.GENERATING, "")
-        self.operations.start(
-            lambda: events(self.assistant.chat(), cancel),  # its lock may be held: not here
+        CoreOp(
+            self,
+            lambda core: events(core.chat(), cancel),  # its lock may be held: not here
+            parent=self,
             name="reply",
-            on_progress=lambda event: self._reply_event(event, cancel),
-            on_error=lambda exc: self.replyFailed.emit(self.explain(exc), _unsaved(exc)),
-            on_finished=lambda: self._reply_over(cancel),
-        )
+            needs=(Part.MODEL,),
+        ).progress(lambda event: self._reply_event(event, cancel)).failure(
+            lambda why: self.replyFailed.emit(str(why), _unsaved(why))
+        ).finished(lambda: self._reply_over(cancel)).run()
         return True
 
     def _reply_event(self, event: object, cancel: CancelToken) -> None:
@@ -240,13 +276,6 @@ class AppSession(QObject):
 
     # -- memory -------------------------------------------------------------------
 
-    @staticmethod
-    def explain(exc: Exception) -> str:
-        """The error as the person should read it, with what they can do about it."""
-        if isinstance(exc, StoreUnavailableError):
-            return f"{exc}. Once the disk can be written again, choose Memory → Reopen memory."
-        return str(exc)
-
     def reopen_memory(self) -> bool:
         """Open the memory again, e.g. once the disk has room again; not while it is in use."""
         if self.generating or self.consolidating or self.memory_state is PartState.LOADING:
@@ -257,33 +286,32 @@ class AppSession(QObject):
     # -- conversations ----------------------------------------------------------------
 
     def load_conversations(self, search: str = "") -> None:
-        """List conversations (by title and content when ``search`` is given), off the UI thread."""
-        store = self.store
-        if store is None:
-            return
+        """List conversations (by title and content when ``search`` is given), off the UI
+        thread; a newer listing replaces one still under way."""
         text = search.strip()
-        self.operations.start(
-            lambda: store.find_conversations(text, limit=500) if text else store.conversations(),
+        CoreOp(
+            self,
+            lambda core: core.conversations.find(text) if text else core.conversations.all(),
+            parent=self,
             name="list conversations",
-            on_result=self.conversationsLoaded.emit,
-            on_error=lambda exc: self.problem.emit(f"the conversations could not be listed: {exc}"),
-        )
+            key="conversations",
+        ).success(self.conversationsLoaded.emit).failure(
+            lambda why: self.problem.emit(f"the conversations could not be listed: {why}")
+        ).run()
 
     def load_conversation(self, conversation_id: str) -> None:
-        store = self.store
-        if store is None:
-            return
+        def loaded(turns: list[Turn]) -> None:
+            self.conversationLoaded.emit(conversation_id, turns)
 
-        def read() -> list[tuple[Memory, list[Hit]]]:
-            turns = store.conversation(conversation_id)
-            return [(t, store.uses(t.id) if t.role == "assistant" else []) for t in turns]
-
-        self.operations.start(
-            read,
+        CoreOp(
+            self,
+            lambda core: core.conversations.turns(conversation_id),
+            parent=self,
             name="open conversation",
-            on_result=lambda turns: self.conversationLoaded.emit(conversation_id, turns),
-            on_error=lambda exc: self.problem.emit(f"the conversation could not be opened: {exc}"),
-        )
+            key="conversation",
+        ).success(loaded).failure(
+            lambda why: self.problem.emit(f"the conversation could not be opened: {why}")
+        ).run()
 
     def start_temporary(self) -> str:
         """A conversation that is never remembered (known to the chat service by its id)."""
@@ -291,58 +319,55 @@ class AppSession(QObject):
 
     def end_temporary(self, conversation_id: str) -> None:
         if self.assistant.model is not None:
-            self.operations.start(
-                lambda: self.assistant.chat().end_temporary(conversation_id), name="end temporary"
-            )
+            CoreOp(
+                self,
+                lambda core: core.chat().end_temporary(conversation_id),
+                parent=self,
+                name="end temporary",
+                needs=(Part.MODEL,),
+            ).run()
 
     def rename_conversation(self, conversation_id: str, title: str) -> None:
         self._conversation_work(
-            lambda store: conversations.rename(store, conversation_id, title), "renamed"
+            lambda core: core.conversations.rename(conversation_id, title), "renamed"
         )
 
     def delete_conversation(self, conversation_id: str, *, forget: bool) -> None:
         """Delete it; with ``forget`` also what was learnt only from it."""
         self._conversation_work(
-            lambda store: conversations.delete(store, conversation_id, forget=forget), "deleted"
+            lambda core: core.conversations.delete(conversation_id, forget=forget), "deleted"
         )
 
     def export_conversations(self, path: str | Path, conversation_ids: Sequence[str]) -> None:
         """Markdown or JSON by the file's extension; written whole or not at all."""
-        store = self.store
-        if store is None:
-            return
-        self.operations.start(
-            lambda: conversations.export(store, Path(path), list(conversation_ids)),
+        CoreOp(
+            self,
+            lambda core: core.conversations.export(Path(path), list(conversation_ids)),
+            parent=self,
             name="export conversations",
-            on_result=lambda n: self.notice.emit(f"Exported {n} conversation(s) to {path}"),
-            on_error=lambda exc: self.problem.emit(f"the export failed: {exc}"),
-        )
+        ).success(lambda n: self.notice.emit(f"Exported {n} conversation(s) to {path}")).failure(
+            lambda why: self.problem.emit(f"the export failed: {why}")
+        ).run()
 
     def backup(self, folder: str | Path) -> None:
         """A consistent copy of the memory while the app runs (the CLI cannot open it then)."""
-        if self.store is None:
-            return
-        self.operations.start(
-            lambda: self.assistant.backup(Path(folder)),
+        CoreOp(
+            self,
+            lambda core: core.transfer.backup(Path(folder)),
+            parent=self,
             name="backup",
-            on_result=lambda info: self.notice.emit(
+            long=True,
+        ).success(
+            lambda info: self.notice.emit(
                 f"Backed up {info.memories:,} memories ({info.size_bytes / 1e6:.1f} MB) "
                 f"to {info.path}"
-            ),
-            on_error=lambda exc: self.problem.emit(f"the backup failed: {self.explain(exc)}"),
-            long=True,
-        )
+            )
+        ).failure(lambda why: self.problem.emit(f"the backup failed: {why}")).run()
 
-    def _conversation_work(self, work: Callable[[MemoryStore], object], done: str) -> None:
-        store = self.store
-        if store is None:
-            return
-        self.operations.start(
-            lambda: work(store),
-            name=f"conversation {done}",
-            on_result=lambda _: self.load_conversations(),
-            on_error=lambda exc: self.problem.emit(f"the conversation was not {done}: {exc}"),
-        )
+    def _conversation_work(self, work: Callable[[Assistant], object], done: str) -> None:
+        CoreOp(self, work, parent=self, name=f"conversation {done}").success(
+            lambda _: self.load_conversations()
+        ).failure(lambda why: self.problem.emit(f"the conversation was not {done}: {why}")).run()
 
     # -- consolidation --------------------------------------------------------------
 
@@ -362,22 +387,21 @@ class AppSession(QObject):
             return False
         cancel = CancelToken()
         self._consolidation = cancel
-
-        def run() -> RunReport:
-            consolidator = self.assistant.consolidator(cancel)  # takes the assistant's lock
-            return consolidator.run(
+        op: CoreOp[RunReport] = CoreOp(
+            self,
+            lambda core: core.consolidation.run(  # takes the assistant's lock: not here
                 everything=everything,
-                should_stop=lambda: cancel.cancelled,
-                progress=self.consolidationProgress.emit,
-            )
-
-        self.operations.start(
-            run,
+                cancel=cancel,
+                progress=lambda done, known, what: op.report((done, known, what)),
+            ),
+            parent=self,
             name="consolidate",
-            on_result=self._consolidated,
-            on_error=lambda exc: self._consolidated(None, str(exc)),
+            needs=(Part.MEMORY, Part.MODEL),
             long=True,
         )
+        op.progress(lambda step: self.consolidationProgress.emit(*step)).success(
+            self._consolidated
+        ).failure(lambda why: self._consolidated(None, why)).run()
         return True
 
     def _consolidated(self, report: RunReport | None, error: str = "") -> None:
@@ -390,28 +414,20 @@ class AppSession(QObject):
 
     def conversation_left(self, conversation_id: str) -> None:
         """A conversation the user moved away from is due now, not after the idle delay."""
-        store = self.store
-        if store is None:
-            return
-
-        def queue() -> None:
-            if store.get_conversation(conversation_id) is not None:
-                store.jobs.queue_conversation(conversation_id, store.now())
-
-        self.operations.start(queue, name="queue consolidation")
+        if self.memory_ready:
+            CoreOp(
+                self,
+                lambda core: core.consolidation.conversation_left(conversation_id),
+                parent=self,
+                name="queue consolidation",
+            ).run()
 
     def undo_run(self, run_id: str) -> None:
-        store = self.store
-        if store is None:
-            return
-        self.operations.start(
-            lambda: undo_run(store, run_id),
-            name="undo run",
-            on_result=lambda r: self.runUndone.emit(len(r[0]), len(r[1])),
-            on_error=lambda exc: self.runUndoFailed.emit(
-                f"the run could not be undone: {self.explain(exc)}"
-            ),
-        )
+        CoreOp(
+            self, lambda core: core.consolidation.undo(run_id), parent=self, name="undo run"
+        ).success(lambda r: self.runUndone.emit(len(r.undone), len(r.kept))).failure(
+            lambda why: self.runUndoFailed.emit(f"the run could not be undone: {why}")
+        ).run()
 
     def stop_consolidation(self) -> None:
         if self._consolidation is not None:
@@ -448,13 +464,16 @@ class AppSession(QObject):
 
     def _apply_next(self) -> None:
         new = self._asked[0]
-        self.operations.start(
-            lambda: self.assistant.apply_settings(new),
+        CoreOp(
+            self,
+            lambda core: core.apply_settings(new),
+            parent=self,
             name="apply settings",
-            on_result=lambda reopen: self._settings_applied(new, reopen),
-            on_error=lambda exc: self._settings_failed(exc),
+            needs=(),
             long=True,
-        )
+        ).success(lambda reopen: self._settings_applied(new, reopen)).failure(
+            self._settings_failed
+        ).run()
 
     def _settings_applied(self, new: Settings, reopen: list[str]) -> None:
         self._asked.pop(0)
@@ -466,15 +485,15 @@ class AppSession(QObject):
         if self._asked:
             self._apply_next()
 
-    def _settings_failed(self, exc: Exception) -> None:
+    def _settings_failed(self, why: Failure) -> None:
         """Nothing was saved or closed: what showed as loading is as it was."""
         self._asked.clear()
         if self.model_state is PartState.LOADING and self.assistant.model is not None:
             self._model_loaded(self.assistant.model.backend)
-        if self.memory_state is PartState.LOADING and self.assistant.store is not None:
+        if self.memory_state is PartState.LOADING and self.assistant.memory_open:
             self.memory_state = PartState.READY
             self.memoryState.emit(PartState.READY, "memory unchanged")
-        self.settingsFailed.emit(f"the settings were not saved: {exc}")
+        self.settingsFailed.emit(f"the settings were not saved: {why.error or why}")
 
     # -- shutdown -----------------------------------------------------------------
 
@@ -483,6 +502,9 @@ class AppSession(QObject):
         self._consolidation_timer.stop()
         self.stop_consolidation()
         self.stop()
+        # Answers still on their way must not start new work: a core call would open
+        # the memory again, and hold it from the next Mneme.
+        self.memory_state = self.model_state = PartState.CLOSED
         self.operations.wait(timeout_ms)
         self.assistant.close()
 

@@ -11,7 +11,7 @@ where everything is.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import (
     QDialog,
@@ -28,13 +28,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.secrets import Secrets, SecretsUnavailableError
-from assistant.settings import Settings, SettingsError, updated
+from mneme.assistant.secrets import Secrets, SecretsUnavailableError
+from mneme.assistant.settings import Settings, SettingsError, updated
 
+from .core_op import CoreOp, Failure
 from .look import ERROR_STYLE, HELP_STYLE, FolderOpener, as_sentence, open_in_file_manager
 from .secrets_panel import SecretsPanel, read_status, save_secrets
 from .session import AppSession
 from .settings_fields import FieldEditor, Section, editor_for, lookup, schema_sections
+
+if TYPE_CHECKING:
+    from mneme.assistant.core import Assistant
 
 TAB_TITLES = {
     "": "General",
@@ -239,12 +243,13 @@ class SettingsDialog(QDialog):
         }
 
     def refresh_secrets(self) -> None:
-        secrets = self.session.assistant.secrets
-        self.session.operations.start(
-            lambda: read_status(secrets),
+        CoreOp(
+            self.session,
+            lambda core: read_status(core.secrets),
+            parent=self,
             name="read secrets status",
-            on_result=self.secrets_panel.show_status,
-        )
+            needs=(),
+        ).success(self.secrets_panel.show_status).run()
 
     # -- errors ---------------------------------------------------------------------------
 
@@ -291,17 +296,16 @@ class SettingsDialog(QDialog):
         if not secret_changes:
             self._apply(new)
             return
-        secrets = Secrets(
-            self.session.assistant.secrets.fallback_file,
-            allow_file=new.secrets.allow_file_fallback,
-        )
+        allow_file = new.secrets.allow_file_fallback
         self._pending = new
-        self.session.operations.start(
-            lambda: save_secrets(secrets, secret_changes),
-            name="save secrets",
-            on_result=self._secrets_saved,
-            on_error=self._secrets_failed,
-        )
+
+        def save(core: Assistant) -> list[str]:  # with the fallback choice being saved
+            secrets = Secrets(core.secrets.fallback_file, allow_file=allow_file)
+            return save_secrets(secrets, secret_changes)
+
+        CoreOp(self.session, save, parent=self, name="save secrets", needs=()).success(
+            self._secrets_saved
+        ).failure(self._secrets_failed).run()
 
     def _confirmed(self, changes: dict[str, Any]) -> bool:
         current = self.session.settings
@@ -329,13 +333,13 @@ class SettingsDialog(QDialog):
         if new is not None:
             self._apply(new)
 
-    def _secrets_failed(self, exc: Exception) -> None:
+    def _secrets_failed(self, why: Failure) -> None:
         self._pending = None
         self._set_busy(False)
         names = list(self.secrets_panel.changes())
-        message = as_sentence(str(exc))
-        if not isinstance(exc, SecretsUnavailableError):
-            message = f"The key could not be saved: {exc}"
+        message = as_sentence(str(why.error or why))
+        if not isinstance(why.error, SecretsUnavailableError):
+            message = f"The key could not be saved: {why.error or why}"
         self.secrets_panel.show_error(names, message)
         self.tabs.setCurrentIndex(self.tab_of[SECRETS_SECTION])
         fallback = self.editors.get(f"{SECRETS_SECTION}.allow_file_fallback")

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.settings import Settings
+from mneme.assistant.settings import Settings
 
 HIDDEN = frozenset({"version", "ui.first_run_done"})
 """Kept by the app itself, never edited by hand."""

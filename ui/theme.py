@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-from assistant.settings import UISettings
+from mneme.assistant.settings import UISettings
 
 Role = QPalette.ColorRole
 Group = QPalette.ColorGroup

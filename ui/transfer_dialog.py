@@ -1,13 +1,12 @@
 """Export and import: choose a file, watch the progress, read what happened.
 
-The work runs in a worker with the functions the CLI uses (``memory.export``,
-``assistant.importers``, ``assistant.conversations``). They take a progress
-callback but no stop flag, so Stop makes the callback raise
-:class:`TransferStopped`; each of them is then between whole pieces of work:
-an export's temporary file is removed and the file it would replace is left
-as it was, an import keeps the conversations (or batches) already written
-whole and adds the rest when the same file is imported again. Work without
-a progress callback shows a busy bar and cannot be stopped.
+The work is the core's (``core.transfer``, ``core.conversations.export``),
+run by :class:`CoreOp` with a stop flag: each piece of work is whole, so a
+stop leaves an export's file unwritten (and the file it would replace as it
+was) and an import's conversations or batches written so far complete; the
+same file imported again adds the rest. What a stopped or failed import says
+it did is the core's sentence, the same as the CLI's. Work without progress
+shows a busy bar and cannot be stopped.
 
 An import only adds: memories and conversations already present are skipped,
 so a failed import leaves what was there before untouched.
@@ -21,8 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -39,20 +39,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant import conversations
-from assistant.importers import ImportFormatError, detect, import_chatgpt
-from memory import InvalidMemoryError, MemoryStore, MemoryStoreError
-from memory.export import export_json, export_markdown, import_json
+from mneme.assistant.errors import Part
+from mneme.assistant.importers import ImportFormatError, ImportKind, detect
+from mneme.assistant.transfer import ImportInterruptedError, StoppedError
 
+from .core_op import CoreOp
 from .session import AppSession
 
+if TYPE_CHECKING:
+    from mneme.assistant.core import Assistant
+
 Progress = Callable[[int, int], None]
+Work = Callable[["Assistant", Progress, Callable[[], bool]], "Outcome"]
+"""(core, progress, should stop) → what the person is told."""
 _STEPS = 1000
 """Progress bar resolution: totals in bytes overflow a QProgressBar's int."""
-
-
-class TransferStopped(Exception):
-    """Raised from a progress callback when the person pressed Stop."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +63,6 @@ class Outcome:
     """One or two sentences for the person."""
     details: tuple[str, ...] = ()
     """What was skipped, and why, one line each."""
-
-
-class _Relay(QObject):
-    """Carries progress from the worker; owned by the run, so a closed dialog is safe."""
-
-    progressed = Signal(int, int)
 
 
 def _when() -> str:
@@ -131,7 +126,7 @@ class _TransferDialog(QDialog):
 
     # -- for subclasses -------------------------------------------------------------
 
-    def _task(self, store: MemoryStore, path: Path) -> tuple[Callable[[Progress], Outcome], bool]:
+    def _task(self, path: Path) -> tuple[Work, bool]:
         """The work for the worker, and whether it reports progress (and can stop)."""
         raise NotImplementedError
 
@@ -161,32 +156,26 @@ class _TransferDialog(QDialog):
         """Run in a worker; False (with the reason shown) if it cannot start."""
         if self.running:
             return False
-        store = self.session.store
-        why = "Your memory is not open yet." if store is None else self._ready()
-        if store is None or why is not None or self._path is None:
+        why = self.session.unavailable(Part.MEMORY) or self._ready()
+        if why is not None or self._path is None:
             self._show(Outcome(False, why or "Choose a file first."))
             return False
-        work, self._stoppable = self._task(store, self._path)
+        work, self._stoppable = self._task(self._path)
         stop = self._stop = threading.Event()
-        relay = _Relay()
-        relay.progressed.connect(self._progressed)
-
-        def progress(done: int, total: int) -> None:
-            if stop.is_set() and done < total:
-                raise TransferStopped
-            relay.progressed.emit(done, total)
-
+        op: CoreOp[Outcome] = CoreOp(
+            self.session,
+            lambda core: work(core, lambda done, total: op.report((done, total)), stop.is_set),
+            parent=self,
+            name=self.ACTION.lower(),
+            long=True,
+        )
         self.status.setText("Working…")
         self.details.hide()
         self.progress_bar.setRange(0, 0)  # busy until the first progress
         self._update_buttons()
-        self.session.operations.start(  # the relay lives as long as ``progress`` does
-            lambda: work(progress),
-            name=self.ACTION.lower(),
-            on_result=self._done,
-            on_error=self._crashed,
-            long=True,
-        )
+        op.progress(lambda step: self._progressed(*step)).success(self._done).failure(
+            self._crashed
+        ).run()
         return True
 
     def stop(self) -> None:
@@ -207,9 +196,9 @@ class _TransferDialog(QDialog):
         self._stop = None
         self._show(outcome)
 
-    def _crashed(self, exc: Exception) -> None:
+    def _crashed(self, why: str) -> None:
         self._stop = None
-        self._show(Outcome(False, f"The {self.ACTION.lower()} failed: {exc}"))
+        self._show(Outcome(False, f"The {self.ACTION.lower()} failed: {why}"))
 
     def _show(self, outcome: Outcome) -> None:
         self.progress_bar.setRange(0, _STEPS)
@@ -273,22 +262,21 @@ _FORMAT_OF = {
 
 
 def export_to(
-    store: MemoryStore,
+    core: Assistant,
     path: Path,
     content: ExportContent,
-    fmt: ExportFormat,
     progress: Progress,
+    should_stop: Callable[[], bool],
 ) -> Outcome:
     """Write the export; the file only appears (or is replaced) once complete."""
     try:
         if content is ExportContent.CONVERSATIONS:
-            what = _count(conversations.export(store, path), "conversation", "conversations")
-        elif fmt is ExportFormat.JSON:
-            what = _count(export_json(store, path, progress), "memory", "memories")
+            what = _count(core.conversations.export(path), "conversation", "conversations")
         else:
-            what = _count(export_markdown(store, path), "memory", "memories")
-    except TransferStopped:
-        return Outcome(False, f"Export stopped; {path.name} was not written or changed.")
+            n = core.transfer.export_memories(path, progress=progress, should_stop=should_stop)
+            what = _count(n, "memory", "memories")
+    except StoppedError as exc:
+        return Outcome(False, str(exc))
     except OSError as exc:
         reason = exc.strerror or str(exc)
         return Outcome(False, f"{path.name} could not be written ({reason}); nothing was changed.")
@@ -351,10 +339,12 @@ class ExportDialog(_TransferDialog):
         if chosen:
             self.set_path(chosen)
 
-    def _task(self, store: MemoryStore, path: Path) -> tuple[Callable[[Progress], Outcome], bool]:
+    def _task(self, path: Path) -> tuple[Work, bool]:
         content, fmt = self.content, self.format
         stoppable = content is ExportContent.MEMORIES and fmt is ExportFormat.JSON
-        return (lambda progress: export_to(store, path, content, fmt, progress)), stoppable
+        return (
+            lambda core, progress, stop: export_to(core, path, content, progress, stop)
+        ), stoppable
 
     def _update_buttons(self) -> None:
         super()._update_buttons()
@@ -365,60 +355,19 @@ class ExportDialog(_TransferDialog):
 # -- import -------------------------------------------------------------------------
 
 
-def import_from(store: MemoryStore, path: Path, progress: Progress) -> Outcome:
+def import_from(
+    core: Assistant, path: Path, progress: Progress, should_stop: Callable[[], bool]
+) -> Outcome:
     """Import a ChatGPT or Mneme export, saying what was added, or why nothing was."""
     try:
-        kind = detect(path)
+        summary = core.transfer.import_file(path, progress=progress, should_stop=should_stop)
+    except ImportInterruptedError as exc:
+        return Outcome(False, str(exc))
     except OSError as exc:
         return Outcome(False, f"{path.name} cannot be read: {exc.strerror or exc}.")
     except ImportFormatError as exc:
         return Outcome(False, f"This file cannot be imported: {exc}.")
-    memories, listed = store.count(), {c.id for c in store.conversations()}
-    try:
-        if kind == "chatgpt":
-            summary = import_chatgpt(store, path, progress)
-            return Outcome(True, f"Done: {summary.describe()}.", tuple(summary.skipped))
-        report = import_json(store, path, progress)
-    except (TransferStopped, ImportFormatError, MemoryStoreError, OSError) as exc:
-        return Outcome(False, _interrupted(store, kind, exc, memories, listed))
-    text = f"Done: {_count(report.imported, 'memory', 'memories')} imported"
-    if report.history:
-        text += f" with {_count(report.history, 'earlier version', 'earlier versions')}"
-    text += f"; {_count(report.conversations, 'new conversation', 'new conversations')}"
-    if report.already_present:
-        text += f"; {report.already_present:,} already in memory"
-    if report.skipped:
-        text += f"; {len(report.skipped):,} skipped"
-    return Outcome(True, text + ".", tuple(report.skipped))
-
-
-def _interrupted(
-    store: MemoryStore, kind: str, exc: Exception, memories: int, listed: set[str]
-) -> str:
-    """What stopped the import, and what it had added by then (each piece whole)."""
-    added = store.count() - memories
-    new = [c for c in store.conversations() if c.id not in listed]
-    if added <= 0:
-        done = "Nothing in your memory was changed."
-    elif kind == "chatgpt":
-        talks = _count(len(new), "conversation", "conversations")
-        turns = _count(sum(c.turns for c in new), "turn", "turns")
-        done = (
-            f"What came before it was imported whole ({talks}, {turns}); importing the "
-            "same file again adds the rest."
-        )
-    else:
-        done = (
-            f"{_count(added, 'memory was', 'memories were')} imported before that; importing "
-            "the same file again adds the rest."
-        )
-    if isinstance(exc, TransferStopped):
-        return f"Import stopped. {done}"
-    if isinstance(exc, OSError):
-        return f"The file could not be read ({exc.strerror or exc}). {done}"
-    if isinstance(exc, ImportFormatError | InvalidMemoryError):
-        return f"This file cannot be imported: {exc}. {done}"
-    return f"The import could not finish: {exc}. {done}"
+    return Outcome(not summary.stopped, summary.describe(), tuple(summary.skipped))
 
 
 class ImportDialog(_TransferDialog):
@@ -451,7 +400,7 @@ class ImportDialog(_TransferDialog):
         else:
             self._problem = None
             self.kind_label.setText(
-                "A ChatGPT data export" if kind == "chatgpt" else "A Mneme memory export"
+                "A ChatGPT data export" if kind is ImportKind.CHATGPT else "A Mneme memory export"
             )
         if self._problem is not None:
             self.kind_label.setText("Not an export Mneme can read")
@@ -471,8 +420,8 @@ class ImportDialog(_TransferDialog):
         if chosen:
             self.set_path(chosen)
 
-    def _task(self, store: MemoryStore, path: Path) -> tuple[Callable[[Progress], Outcome], bool]:
-        return (lambda progress: import_from(store, path, progress)), True
+    def _task(self, path: Path) -> tuple[Work, bool]:
+        return (lambda core, progress, stop: import_from(core, path, progress, stop)), True
 
     def _update_buttons(self) -> None:
         super()._update_buttons()

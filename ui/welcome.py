@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.models import BundledModelMissing, bundled_model_path
-from assistant.settings import updated
+from mneme.assistant.models import BundledModelMissing, bundled_model_path
+from mneme.assistant.settings import updated
 
 from .session import AppSession
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from .._jobs import Job, JobBook, Run, RunAction
 from ..errors import MemoryNotFoundError
-from ..records import Author, Kind, ListQuery, Memory, State
+from ..records import CONFLICTS_WITH, Author, Kind, ListQuery, Memory, State
 from ..retrieval import SearchFilter
 from ..store import MemoryStore
 from . import _outputs as out
@@ -298,7 +298,8 @@ class Consolidator:
             author=Author.CONSOLIDATION,
         )
         kind, target_id = str(decision["decision"]), decision.get("target")
-        target = self.store.get_many([target_id])[0] if target_id else None
+        # a fact the stored decision names may have been forgotten since: then it is new
+        target = next(iter(self.store.get_many([target_id])), None) if target_id else None
         if kind == "same" and target is not None:
             merged = tuple(dict.fromkeys([*target.sources, *source_ids]))
             self._update(
@@ -310,7 +311,7 @@ class Consolidator:
             self._report.reinforced.append(target.id)
             return
         if kind == "contradict" and target is not None:
-            new = replace(new, extra={"conflicts_with": target.id})
+            new = replace(new, extra={CONFLICTS_WITH: target.id})
             self._report.contradictions.append(fact_id)
         self._add(new)
         if kind == "supersede" and target is not None:
@@ -502,8 +503,9 @@ class Consolidator:
             self.jobs.log_change(
                 self._run_id, existing.id, RunAction.DELETED, existing.version, self.store.now()
             )
-            self.store.delete([existing.id])
-            self._report.deleted.append(existing.id)
+            # forgotten, not deleted: a month summary citing it goes in the same write
+            # and is queued to be written again, so nothing is left citing it
+            self._report.deleted.extend(self.store.forget([existing.id]).deleted)
         self.jobs.finish(job.key, self.store.now())
         if scope == "week":
             self.jobs.queue_period("month", _month(since + 3.5 * 86_400)[0], self.store.now())

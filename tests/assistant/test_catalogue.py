@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from assistant.catalogue import CATALOGUE, find
-from assistant.downloads import filename_for, normalise_url
+from mneme.assistant.catalogue import CATALOGUE, find
+from mneme.assistant.downloads import filename_for, normalise_url
 
 
 def test_every_entry_points_at_a_gguf_file_on_hugging_face() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.chat import (
+from mneme.assistant.chat import (
     ChatService,
     EmptyMessageError,
     Finished,
@@ -14,10 +14,10 @@ from assistant.chat import (
     Reply,
     Token,
 )
-from assistant.llm import CancelToken, ChatMessage, GenerationError
-from assistant.llm.local import LlamaCppBackend
-from assistant.settings import Settings
-from memory import Kind, MemoryStore, NewEpisode, State, StoreUnavailableError
+from mneme.assistant.llm import CancelToken, ChatMessage, GenerationError
+from mneme.assistant.llm.local import LlamaCppBackend
+from mneme.assistant.settings import Settings
+from mneme.memory import Kind, MemoryStore, NewEpisode, State, StoreUnavailableError
 from tests.fakes import ScriptedLLM
 
 

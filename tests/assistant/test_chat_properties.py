@@ -8,15 +8,15 @@ from pathlib import Path
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from assistant.chat import (
+from mneme.assistant.chat import (
     MAX_MESSAGE_CHARS,
     ChatService,
     EmptyMessageError,
     Finished,
     MessageTooLongError,
 )
-from assistant.settings import Settings
-from memory import MemoryStore
+from mneme.assistant.settings import Settings
+from mneme.memory import MemoryStore
 from tests.fakes import HashEmbedder, ScriptedLLM
 from tests.memory.test_properties import NASTY, stored
 

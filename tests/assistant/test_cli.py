@@ -7,17 +7,22 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from assistant import cli
+from mneme.assistant import cli, core
+from mneme.assistant.cli._commands import COMMANDS
+from mneme.assistant.core import Assistant
+from mneme.memory import CONFLICTS_WITH, Kind
+from tests.memory.consolidation.support import say
 
 
 def run_cli(*args: str, home: Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MNEME_HOME": str(home)}
     return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args],
+        [sys.executable, "-m", "mneme.assistant.cli", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -79,7 +84,7 @@ def test_memory_commands_for_scripts(home: Path, tmp_path: Path) -> None:
     assert edited["version"] == 2  # type: ignore[index]
     code, shown = cli_json("memory", "show", fact)
     assert [v["text"] for v in shown["history"]] == ["The user's bike is a red Brompton."]  # type: ignore[index]
-    assert cli_json("memory", "unpin", fact)[1]["pinned"] is False  # type: ignore[index]
+    assert cli_json("memory", "unpin", fact)[1][0]["pinned"] is False  # type: ignore[index]
     export = tmp_path / "all.json"
     assert cli_json("memory", "export", str(export))[1] == {"exported": 1, "path": str(export)}
     code, stats = cli_json("memory", "stats")
@@ -187,3 +192,78 @@ def test_backup_and_restore_from_the_command_line(home: Path, tmp_path: Path) ->
     assert [m["text"] for m in listed["memories"]] == ["The user's boat is called Nausicaa."]  # type: ignore[index]
     assert Path(restored["previous"]).exists()  # type: ignore[index]
     assert cli.main(["restore", str(tmp_path)], out=io.StringIO(), err=io.StringIO()) != 0
+
+
+def test_every_core_action_has_a_command() -> None:
+    """Everything the window can do through the core, the CLI can do too."""
+    missing = set(core.actions()) - cli.covered()
+    assert not missing, f"core actions without a CLI command: {sorted(missing)}"
+    assert cli.covered() <= set(core.actions()), "a command names an action the core lacks"
+    for words in COMMANDS:
+        with pytest.raises(SystemExit) as shown:
+            cli.main([*words, "--help"], out=io.StringIO(), err=io.StringIO())
+        assert shown.value.code == 0, words
+
+
+def test_conflicts_are_listed_and_settled_from_the_command_line(home: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    with Assistant.from_environment(embedder=embedder) as assistant:
+        old = assistant.memories.add(Kind.FACT, "The user's sister is Ana.")
+        new = assistant.open_memory().add_memory(
+            Kind.FACT, "The user's sister is Anna.", extra={CONFLICTS_WITH: old.id}
+        )
+    code, pairs = cli_json("memory", "conflicts")
+    assert code == 0 and [p["key"] for p in pairs] == [new.id]  # type: ignore[index]
+    assert pairs[0]["old"]["id"] == old.id  # type: ignore[index]
+    code, changed = cli_json("memory", "settle", new.id, "keep-new")
+    assert code == 0 and {m["id"] for m in changed} == {old.id, new.id}  # type: ignore[union-attr]
+    assert cli_json("memory", "conflicts")[1] == []
+    assert cli_json("memory", "show", old.id)[1]["memory"]["state"] == "superseded"  # type: ignore[index]
+    assert cli_json("memory", "settle", new.id, "both")[0] == cli.EXIT_NOT_FOUND
+
+
+def test_forget_about_uses_the_same_rule_as_the_window(home: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    with Assistant.from_environment(embedder=embedder) as assistant:
+        store = assistant.open_memory()
+        climbing, _ = say(store, "c", ["I went climbing in Fontainebleau.", "Fun!"])
+        milk, _ = say(store, "m", ["Remind me to buy oat milk.", "Noted."])
+        expected = {h.memory.id for h in assistant.memories.find_about("climbing")}
+    assert climbing.id in expected and milk.id not in expected
+    assert cli.main(["memory", "forget-about", "climbing"], out=io.StringIO()) == 2  # asks
+    code, report = cli_json("memory", "forget-about", "climbing", "--yes")
+    assert code == 0 and expected <= set(report["deleted"])  # type: ignore[index]
+    code, listed = cli_json("memory", "list")
+    assert milk.id in {m["id"] for m in listed["memories"]}  # type: ignore[index]
+
+
+def test_forget_in_a_chat_is_true_forgetting(
+    home: Path,
+    embedder,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+) -> None:
+    """``/forget`` takes along what was learnt only from the exchange, like the window."""
+    open_core = Assistant.from_environment
+    assistant = open_core(embedder=embedder)
+    monkeypatch.setattr(Assistant, "from_environment", lambda *a, **k: assistant)
+    learnt: list[str] = []
+
+    def typed(lines: list[str]) -> Callable[[str], str]:
+        def answer(prompt: str) -> str:
+            if not lines:
+                raise EOFError
+            line = lines.pop(0)
+            if line == "/forget":  # consolidation learnt a fact from the exchange meanwhile
+                store = assistant.open_memory()
+                (conversation,) = store.conversations()
+                turns = store.conversation(conversation.id)
+                fact = store.add_memory(Kind.FACT, "The user's cat is Miso.", sources=[turns[0].id])
+                learnt.append(fact.id)
+            return line
+
+        return answer
+
+    monkeypatch.setattr("builtins.input", typed(["My cat is called Miso.", "/forget"]))
+    assert cli.main(["chat"]) == 0
+    assert "forgot the last 2 turns; 3 memories" in capsys.readouterr().out
+    with open_core(embedder=embedder) as after:
+        assert after.memories.count() == 0 and after.memories.get_many(learnt) == []

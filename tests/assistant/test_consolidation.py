@@ -10,12 +10,12 @@ from __future__ import annotations
 import threading
 import time
 
-from assistant.consolidation import BackgroundModel
-from assistant.llm.base import ChatMessage, SamplingParams
-from assistant.llm.local import LlamaCppBackend
-from assistant.llm.owner import ModelOwner, Priority
-from memory import Kind, ListQuery, MemoryStore, NewEpisode
-from memory.consolidation import ConsolidationConfig, Consolidator
+from mneme.assistant.consolidation import BackgroundModel
+from mneme.assistant.llm.base import ChatMessage, SamplingParams
+from mneme.assistant.llm.local import LlamaCppBackend
+from mneme.assistant.llm.owner import ModelOwner, Priority
+from mneme.memory import Kind, ListQuery, MemoryStore, NewEpisode
+from mneme.memory.consolidation import ConsolidationConfig, Consolidator
 
 TURNS = [
     ("user", "Hi! I just moved to Lisbon with my sister Ana last week."),

@@ -1,3 +1,5 @@
+"""Conversations through the core: find, rename, delete (keeping or forgetting), export."""
+
 from __future__ import annotations
 
 import json
@@ -5,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from assistant import conversations
-from memory import MemoryStore, NewEpisode
+from mneme.assistant.core import Assistant
+from mneme.assistant.errors import InvalidRequestError
+from mneme.memory import Kind, MemoryNotFoundError, NewEpisode
 
 
-def fill(store: MemoryStore) -> None:
+def fill(core: Assistant) -> None:
+    store = core.open_memory()
     store.add_episodes(
         [
             NewEpisode("Let's plan the garden.", "user", "g", said_at=1e9),
@@ -21,34 +25,59 @@ def fill(store: MemoryStore) -> None:
     store.set_conversation_title("d", "Errands")
 
 
-def test_find_by_title_and_by_content(store: MemoryStore) -> None:
-    fill(store)
-    assert [c.id for c in conversations.find(store, "garden")] == ["g"]
-    assert [c.id for c in conversations.find(store, "tomatoes")] == ["g"]
-    assert [c.id for c in conversations.find(store, "dentist")] == ["d"]
-    assert conversations.find(store, "volcano") == []
+def test_find_by_title_and_by_content(core: Assistant) -> None:
+    fill(core)
+    assert [c.id for c in core.conversations.find("garden")] == ["g"]
+    assert [c.id for c in core.conversations.find("tomatoes")] == ["g"]
+    assert [c.id for c in core.conversations.find("dentist")] == ["d"]
+    assert core.conversations.find("volcano") == []
+    assert [c.id for c in core.conversations.all()] == ["d", "g"]  # newest first
 
 
-def test_rename_and_delete_keep_or_forget(store: MemoryStore) -> None:
-    fill(store)
-    conversations.rename(store, "g", "Spring garden")
-    assert store.get_conversation("g").title == "Spring garden"  # type: ignore[union-attr]
-    with pytest.raises(ValueError):
-        conversations.rename(store, "g", "  ")
-    conversations.delete(store, "d", forget=False)
+def test_rename_and_delete_keep_or_forget(core: Assistant) -> None:
+    fill(core)
+    store = core.open_memory()
+    core.conversations.rename("g", "Spring garden")
+    assert core.conversations.get("g").title == "Spring garden"
+    with pytest.raises(InvalidRequestError):
+        core.conversations.rename("g", "  ")
+    with pytest.raises(MemoryNotFoundError):
+        core.conversations.rename("nope", "Title")
+    core.conversations.delete("d", forget=False)
     assert store.get_conversation("d") is None and store.count() == 3  # turns kept
-    report = conversations.delete(store, "g", forget=True)
+    report = core.conversations.delete("g", forget=True)
     assert len(report.deleted) == 2 and store.count() == 1
 
 
-def test_export_markdown_and_json(store: MemoryStore, tmp_path: Path) -> None:
-    fill(store)
+def test_deleting_with_forget_is_true_forgetting(core: Assistant) -> None:
+    """What was learnt only from the conversation goes with it, as everywhere."""
+    fill(core)
+    store = core.open_memory()
+    turns = store.conversation("g")
+    fact = store.add_memory(Kind.FACT, "The user plans a garden.", sources=[turns[0].id])
+    core.conversations.delete("g", forget=True)
+    assert store.get_many([fact.id]) == []
+
+
+def test_turns_carry_the_memories_each_reply_used(core: Assistant) -> None:
+    fill(core)
+    store = core.open_memory()
+    reply = store.conversation("g")[1]
+    hits = store.search("garden", k=1)
+    store.record_use(reply.id, hits)
+    turns = core.conversations.turns("g")
+    assert [t.memory.role for t in turns] == ["user", "assistant"]
+    assert turns[0].used == () and [h.memory.id for h in turns[1].used] == [hits[0].memory.id]
+
+
+def test_export_markdown_and_json(core: Assistant, tmp_path: Path) -> None:
+    fill(core)
     md = tmp_path / "all.md"
-    assert conversations.export(store, md) == 2
+    assert core.conversations.export(md) == 2
     text = md.read_text()
     assert "# Garden" in text and "**Mneme**" in text and "Tomatoes love sun." in text
     js = tmp_path / "one.json"
-    assert conversations.export(store, js, ["g"]) == 1
+    assert core.conversations.export(js, ["g"]) == 1
     data = json.loads(js.read_text())
     assert [t["text"] for t in data["conversations"][0]["turns"]] == [
         "Let's plan the garden.",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assistant import settings as settings_mod
-from assistant.chat import Finished
-from assistant.core import Assistant
-from assistant.llm.local import LlamaCppBackend
-from assistant.llm.server import ServerBackend
-from assistant.secrets import MODEL_SERVER_KEY
+from mneme.assistant import settings as settings_mod
+from mneme.assistant.chat import Finished
+from mneme.assistant.core import Assistant
+from mneme.assistant.llm.local import LlamaCppBackend
+from mneme.assistant.llm.server import ServerBackend
+from mneme.assistant.secrets import MODEL_SERVER_KEY
 from tests.conftest import KEY, MemoryKeyring
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant import desktop_entry
-from assistant.desktop_entry import (
+from mneme.assistant import desktop_entry
+from mneme.assistant.desktop_entry import (
     APP_ID,
     ICON_SIZES,
     MARKER,
@@ -200,7 +200,7 @@ def test_launcher_falls_back_to_python_dash_m_ui(
     python = tmp_path / "bin" / "python"
     monkeypatch.setattr(sys, "executable", str(python))
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    assert launcher_command() == [str(python), "-m", "ui"]
+    assert launcher_command() == [str(python), "-m", "mneme.ui"]
 
 
 def test_icon_files_are_the_bundled_sizes() -> None:

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.downloads import (
-    DownloadError,
-    DownloadErrorKind,
+from mneme.assistant.download_errors import DownloadError, DownloadErrorKind
+from mneme.assistant.downloads import (
     DownloadProgress,
     DownloadStatus,
     download,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.llm.gguf_header import GGUFError, read_gguf
+from mneme.assistant.llm.gguf_header import GGUFError, read_gguf
 
 
 def test_reads_the_bundled_model_header(smollm_path: Path) -> None:

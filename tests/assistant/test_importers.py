@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from assistant.importers import (
+from mneme.assistant.importers import (
     ImportFormatError,
     chatgpt_turns,
     import_file,
     iter_json_array,
 )
-from memory import Author, MemoryStore
-from memory.export import export_json
+from mneme.memory import Author, MemoryStore
+from mneme.memory.export import export_json
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "chatgpt" / "conversations.json"
 PORTO = "chatgpt-6631a000-aaaa-4bbb-8ccc-000000000001"
@@ -24,7 +24,7 @@ PORTO = "chatgpt-6631a000-aaaa-4bbb-8ccc-000000000001"
 
 def test_the_branch_last_seen_is_imported_with_its_times(store: MemoryStore) -> None:
     summary = import_file(store, FIXTURE)
-    assert (summary.conversations, summary.turns) == (2, 6)
+    assert (summary.conversations, summary.memories) == (2, 6)
     assert len(summary.skipped) == 2 and "no text" in summary.skipped[0]
     turns = store.conversation(PORTO)
     assert [(t.role, t.text) for t in turns] == [
@@ -99,4 +99,4 @@ def test_mneme_exports_are_recognised(store: MemoryStore, tmp_path: Path, embedd
     export_json(store, path)
     with MemoryStore.open(tmp_path / "other", embedder) as other:
         summary = import_file(other, path)
-        assert summary.turns == 6 and other.count() == 6
+        assert summary.memories == 6 and other.count() == 6

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.llm import CancelToken, ChatMessage, ModelLoadError, SamplingParams
-from assistant.llm.local import LlamaCppBackend
+from mneme.assistant.llm import CancelToken, ChatMessage, ModelLoadError, SamplingParams
+from mneme.assistant.llm.local import LlamaCppBackend
 
 HELLO = [ChatMessage("user", "Say hello.")]
 

@@ -10,11 +10,17 @@ from collections.abc import Callable
 
 import pytest
 
-from assistant.chat import ChatService, Finished, Token
-from assistant.llm import CancelToken, ChatMessage, GenerationError, ModelLoadError, SamplingParams
-from assistant.llm.server import ServerBackend
-from assistant.settings import Settings
-from memory import MemoryStore
+from mneme.assistant.chat import ChatService, Finished, Token
+from mneme.assistant.llm import (
+    CancelToken,
+    ChatMessage,
+    GenerationError,
+    ModelLoadError,
+    SamplingParams,
+)
+from mneme.assistant.llm.server import ServerBackend
+from mneme.assistant.settings import Settings
+from mneme.memory import MemoryStore
 from tests.conftest import MODEL_SERVER_KEY_FOR_TESTS as KEY
 from tests.servers import free_port
 

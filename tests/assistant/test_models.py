@@ -1,13 +1,22 @@
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
-from assistant.llm import ModelLoadError
-from assistant.llm import local as local_mod
-from assistant.llm.local import LlamaCppBackend
-from assistant.models import model_files
+from mneme.assistant import models as models_mod
+from mneme.assistant.core import Assistant
+from mneme.assistant.errors import InvalidRequestError
+from mneme.assistant.llm import ModelLoadError
+from mneme.assistant.llm import local as local_mod
+from mneme.assistant.llm.local import LlamaCppBackend
+from mneme.assistant.models import (
+    BundledModelMissing,
+    bundled_model_path,
+    model_files,
+    settings_for_model,
+)
 from tests.gguf_factory import write_tiny_llama
 
 
@@ -50,7 +59,7 @@ def test_a_gguf_without_template_gets_its_familys(tmp_path: Path) -> None:
 
 
 def test_continuation_carries_on_from_the_last_word(smollm: LlamaCppBackend) -> None:
-    from assistant.llm import ChatMessage, SamplingParams
+    from mneme.assistant.llm import ChatMessage, SamplingParams
 
     messages = [
         ChatMessage("user", "Count from one to ten in words."),
@@ -67,3 +76,56 @@ def test_continuation_carries_on_from_the_last_word(smollm: LlamaCppBackend) -> 
         )
     )
     assert more.strip()
+
+
+def test_the_model_in_use_is_found_by_file_also_outside_the_models_folder(
+    core: Assistant, tiny_gguf: Path, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copy(tiny_gguf, elsewhere / "mine.gguf")
+    listed = core.models.available()
+    assert listed[0].file.bundled and listed[0].in_use and not listed[0].removable
+    # the same file by another spelling of its path still counts as the one in use
+    core.models.use(elsewhere / ".." / "elsewhere" / "mine.gguf")
+    by_name = {m.path.name: m for m in core.models.available()}
+    assert by_name["mine.gguf"].in_use and not by_name[bundled_model_path().name].in_use
+    assert by_name["mine.gguf"].kept_because is not None  # in use, and not in the folder
+    with pytest.raises(InvalidRequestError, match="already in use"):
+        core.models.use(elsewhere / "mine.gguf")
+
+
+def test_a_missing_bundled_model_leaves_the_others_listed(
+    core: Assistant, tiny_gguf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def missing() -> Path:
+        raise BundledModelMissing("the bundled chat model is not installed")
+
+    monkeypatch.setattr(models_mod, "bundled_model_path", missing)
+    core.paths.models.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tiny_gguf, core.paths.models / "tiny.gguf")
+    assert [m.path.name for m in core.models.available()] == ["tiny.gguf"]
+
+
+def test_only_a_downloaded_file_not_in_use_can_be_removed(
+    core: Assistant, tiny_gguf: Path, tmp_path: Path
+) -> None:
+    core.paths.models.mkdir(parents=True, exist_ok=True)
+    downloaded = core.paths.models / "tiny.gguf"
+    shutil.copy(tiny_gguf, downloaded)
+    core.models.use(downloaded)
+    with pytest.raises(InvalidRequestError, match="only files in the models folder"):
+        core.models.remove(bundled_model_path())
+    with pytest.raises(InvalidRequestError, match="model in use"):
+        core.models.remove(downloaded)
+    core.models.use(None)
+    core.models.remove(downloaded)
+    assert not downloaded.exists()
+
+
+def test_a_file_that_is_not_a_model_cannot_be_chosen(core: Assistant, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.gguf"
+    notes.write_text("not a model")
+    with pytest.raises(InvalidRequestError, match="not a GGUF model file"):
+        settings_for_model(core.settings, notes)
+    assert core.settings.model.path is None

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from assistant.llm import ChatMessage, SamplingParams
-from assistant.llm.local import LlamaCppBackend
-from assistant.llm.owner import ModelOwner, Preempted, Priority
+from mneme.assistant.llm import ChatMessage, SamplingParams
+from mneme.assistant.llm.local import LlamaCppBackend
+from mneme.assistant.llm.owner import ModelOwner, Preempted, Priority
 
 STORY = [ChatMessage("user", "Write a very long story about a lighthouse keeper.")]
 
@@ -75,7 +75,7 @@ def test_background_work_waits_while_a_person_is_served(smollm: LlamaCppBackend)
 
 
 def test_a_cancelled_wait_gives_up_without_running(smollm: LlamaCppBackend) -> None:
-    from assistant.llm import CancelToken
+    from mneme.assistant.llm import CancelToken
 
     owner = ModelOwner(smollm)
     hold = owner.stream_chat(STORY, SamplingParams(max_tokens=50))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from assistant.llm import ChatMessage
-from assistant.llm.local import LlamaCppBackend
-from assistant.prompts import HISTORY_BLOCK, MEMORY_CLOSE, MEMORY_OPEN, PromptBuilder
-from memory import Hit, Kind, Memory
+from mneme.assistant.llm import ChatMessage
+from mneme.assistant.llm.local import LlamaCppBackend
+from mneme.assistant.prompts import HISTORY_BLOCK, MEMORY_CLOSE, MEMORY_OPEN, PromptBuilder
+from mneme.memory import Hit, Kind, Memory
 
 SYSTEM = "You are a helpful assistant."
 

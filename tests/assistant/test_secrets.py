@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.secrets import MODEL_SERVER_KEY, Secrets, SecretsUnavailableError
+from mneme.assistant.secrets import MODEL_SERVER_KEY, Secrets, SecretsUnavailableError
 from tests.conftest import MemoryKeyring
 
 

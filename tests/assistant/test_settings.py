@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant import settings as s
+from mneme.assistant import settings as s
 
 
 def test_defaults_round_trip(tmp_path: Path) -> None:

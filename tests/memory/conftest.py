@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from memory import MemoryStore, ServerLocation
+from mneme.memory import MemoryStore, ServerLocation
 from tests.servers import chroma_command, free_port, running
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from memory import Kind, ListQuery, MemoryStore, NewEpisode, StoreLockedError
-from memory.backup import read_info, restore
-from memory.errors import StoreUnavailableError
+from mneme.memory import Kind, ListQuery, MemoryStore, NewEpisode, StoreLockedError
+from mneme.memory.backup import read_info
+from mneme.memory.errors import StoreUnavailableError
 
 from .conftest import new_database
 
@@ -60,7 +60,7 @@ def test_a_backup_taken_during_writes_restores_exactly(
     with pytest.raises(StoreUnavailableError, match="already exists"):
         MemoryStore.open(tmp_path / "other", embedder).backup(tmp_path / "backup")
 
-    restored_info, aside = restore(tmp_path / "backup", folder, embedder)
+    restored_info, aside = MemoryStore.restore_backup(tmp_path / "backup", folder, embedder)
     assert restored_info.memories == info.memories and aside is not None
     with MemoryStore.open(folder, embedder) as back:
         assert back.count() == info.memories == back._collection.count()
@@ -82,7 +82,7 @@ def test_restore_is_refused_while_the_memory_is_open(
     store.add_episode(NewEpisode("hello", "user", "c"))
     store.backup(tmp_path / "backup")
     with pytest.raises(StoreLockedError):
-        restore(tmp_path / "backup", folder, embedder)
+        MemoryStore.restore_backup(tmp_path / "backup", folder, embedder)
     assert store.count() == 1 and folder.exists()
 
 
@@ -91,7 +91,7 @@ def test_something_that_is_not_a_backup_is_refused(embedder, tmp_path: Path) -> 
     (tmp_path / "junk" / "mneme-backup.json").write_text("{not json")
     for candidate in (tmp_path / "junk", tmp_path / "missing"):
         with pytest.raises(StoreUnavailableError, match="not a Mneme memory backup"):
-            restore(candidate, tmp_path / "memory", embedder)
+            MemoryStore.restore_backup(candidate, tmp_path / "memory", embedder)
     assert not (tmp_path / "memory").exists()
 
 

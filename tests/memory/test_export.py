@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from memory import Author, Kind, MemoryStore, NewEpisode
-from memory.export import ExportFormatError, export_json, export_markdown, import_json
+from mneme.memory import Author, Kind, MemoryStore, NewEpisode
+from mneme.memory.export import ExportFormatError, export_json, export_markdown, import_json
 
 
 def fill(store: MemoryStore) -> None:

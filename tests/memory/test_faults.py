@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from memory import (
+from mneme.memory import (
     EmbedderMismatchError,
     Kind,
     MemoryStore,
@@ -20,6 +20,7 @@ from memory import (
     StoreLockedError,
     StoreUnavailableError,
 )
+from mneme.memory._writes import Writer
 from tests.fakes import HashEmbedder
 
 TURNS = ["I play the cello on Sundays.", "My flat is in Ghent.", "I can't stand olives."]
@@ -138,7 +139,7 @@ def test_a_write_cut_off_before_chroma_is_finished_on_the_next_open(
     def crash(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise SystemExit("killed mid-write")
 
-    monkeypatch.setattr(MemoryStore, "_apply_upsert", crash)
+    monkeypatch.setattr(Writer, "_apply_upsert", crash)
     with pytest.raises(SystemExit):
         store.add_episode(NewEpisode("This was being written when the power went.", "user", "c"))
     monkeypatch.undo()
@@ -160,7 +161,7 @@ def test_a_store_held_by_another_process_is_refused_clearly(
             "-c",
             textwrap.dedent(f"""
             import sys, time
-            from memory._filelock import FolderLock
+            from mneme.memory._filelock import FolderLock
             from pathlib import Path
             Path({str(folder)!r}).mkdir(parents=True)
             lock = FolderLock(Path({str(folder)!r}))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from memory import Kind, MemoryStore, SearchFilter
-from memory._ledger import SCHEMA_VERSION
+from mneme.memory import Kind, MemoryStore, SearchFilter
+from mneme.memory._ledger import SCHEMA_VERSION
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "store-v1"
 

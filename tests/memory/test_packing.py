@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from memory import Hit, Kind, Memory, pack
+from mneme.memory import Hit, Kind, Memory, pack
 
 
 def turn(conv: str, seq: int, role: str = "user", text: str = "x " * 10) -> Memory:

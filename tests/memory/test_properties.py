@@ -3,16 +3,19 @@ the store stays consistent (ledger, lexical index and Chroma agree)."""
 
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from memory import (
+from mneme.memory import (
+    MAX_TEXT_CHARS,
     InvalidMemoryError,
     Kind,
     ListQuery,
@@ -46,6 +49,34 @@ def stored(text: str) -> str:
     return text.replace("\x00", "\ufffd")
 
 
+# What must be refused, said here from the documented limits rather than asked of the
+# validation code, so that a store refusing too much or too little fails the test.
+
+
+def refused_text(text: str) -> bool:
+    """Empty or blank text, or more than MAX_TEXT_CHARS characters."""
+    return not text.strip() or len(text) > MAX_TEXT_CHARS
+
+
+def refused_extra(extra: dict[str, Any]) -> bool:
+    """Names that are empty, longer than 64 characters or not printable; numbers that
+    are not finite or do not fit 64 bits (None values are dropped, not refused)."""
+    for key, value in extra.items():
+        if not key or len(key) > 64 or not key.isprintable():
+            return True
+        if isinstance(value, float) and not math.isfinite(value):
+            return True
+        wide = isinstance(value, int) and not isinstance(value, bool)
+        if wide and not -(2**63) <= value < 2**63:
+            return True
+    return False
+
+
+def kept_extra(extra: dict[str, Any]) -> dict[str, Any]:
+    """What the store keeps of metadata it accepts: None values dropped, text as stored."""
+    return {k: stored(v) if isinstance(v, str) else v for k, v in extra.items() if v is not None}
+
+
 class StoreMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
@@ -59,31 +90,34 @@ class StoreMachine(RuleBasedStateMachine):
 
     @rule(text=texts, role=st.sampled_from(["user", "assistant", ""]), conv=st.text(max_size=8))
     def add_episode(self, text: str, role: str, conv: str) -> None:
-        try:
-            (m,) = self.store.add_episodes([NewEpisode(text, role, conv)])
-        except InvalidMemoryError:
-            assert not text.strip() or not conv
+        if refused_text(text) or not conv:  # an episode also needs its conversation
+            with pytest.raises(InvalidMemoryError):
+                self.store.add_episodes([NewEpisode(text, role, conv)])
             return
+        (m,) = self.store.add_episodes([NewEpisode(text, role, conv)])
         assert m.text == stored(text)
         self.model[m.id] = stored(text)
 
     @rule(text=texts, extra=st.dictionaries(st.text(max_size=10), scalars, max_size=3))
     def add_fact(self, text: str, extra: dict[str, Any]) -> None:
         sources = list(self.model)[:2]
-        try:
-            m = self.store.add_memory(Kind.FACT, text, sources=sources, extra=extra)
-        except InvalidMemoryError:
+        if refused_text(text) or refused_extra(extra):
+            with pytest.raises(InvalidMemoryError):
+                self.store.add_memory(Kind.FACT, text, sources=sources, extra=extra)
             return
+        m = self.store.add_memory(Kind.FACT, text, sources=sources, extra=extra)
+        assert self.store.get(m.id).extra == kept_extra(extra)
         self.model[m.id] = stored(text)
 
     @precondition(lambda self: bool(self.model))
     @rule(data=st.data(), text=texts)
     def edit(self, data: st.DataObject, text: str) -> None:
         memory_id = data.draw(st.sampled_from(sorted(self.model)))
-        try:
-            self.store.edit(memory_id, text)
-        except InvalidMemoryError:
+        if refused_text(text):
+            with pytest.raises(InvalidMemoryError):
+                self.store.edit(memory_id, text)
             return
+        self.store.edit(memory_id, text)
         self.model[memory_id] = stored(text)
 
     @precondition(lambda self: bool(self.model))
@@ -121,6 +155,8 @@ class StoreMachine(RuleBasedStateMachine):
         assert self.store._ledger.pending_intents() == []
         for memory_id, text in list(self.model.items())[:5]:
             assert self.store.get(memory_id).text == text
+        cited = {s for m in self.store.get_many(sorted(self.model)) for s in m.sources}
+        assert cited <= set(self.model), "a memory cites one that was forgotten"
 
 
 StoreMachine.TestCase.settings = settings(

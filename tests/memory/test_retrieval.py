@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from memory import Kind, Memory, MemoryStore, NewEpisode, SearchFilter
-from memory.retrieval import Features, RetrievalConfig, Retriever
+from mneme.memory import Kind, Memory, MemoryStore, NewEpisode, SearchFilter
+from mneme.memory.retrieval import Features, RetrievalConfig, Retriever
 
 DAY = 86_400.0
 NOW = 1_700_000_000.0

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant import logs
-from assistant.core import Assistant
-from assistant.secrets import CHROMA_SERVER_TOKEN
-from assistant.settings import updated
-from memory import Embedder, MemoryStore, NewEpisode, ServerLocation, StoreUnavailableError
+from mneme.assistant import logs
+from mneme.assistant.core import Assistant
+from mneme.assistant.secrets import CHROMA_SERVER_TOKEN
+from mneme.assistant.settings import updated
+from mneme.memory import Embedder, MemoryStore, NewEpisode, ServerLocation, StoreUnavailableError
 from tests.chroma_auth_server import chroma_token_server
 from tests.servers import self_signed_certificate
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from memory import (
+from mneme.memory import (
+    CONFLICTS_WITH,
     Author,
     Change,
     InvalidMemoryError,
@@ -132,7 +133,7 @@ def test_turns_survive_and_are_found_from_a_new_process(
     script = textwrap.dedent(
         f"""
         import json, sys
-        from memory import MemoryStore, SentenceTransformerEmbedder, ServerLocation
+        from mneme.memory import MemoryStore, SentenceTransformerEmbedder, ServerLocation
         embedder = SentenceTransformerEmbedder(threads=1)
         with MemoryStore.open({str(folder)!r}, embedder, server={server}) as s:
             before = s.count()
@@ -335,3 +336,37 @@ def test_a_flagged_contradiction_is_resolved_either_way_without_deleting(
     with pytest.raises(InvalidMemoryError, match="itself"):
         store.resolve_conflict(new, new)
     assert store.count() == 6
+
+
+@pytest.mark.parametrize("location", [None])  # embedded only: one query, the same on a server
+def test_open_contradictions_are_listed_newest_first_with_the_fact_they_contradict(
+    store: MemoryStore,
+) -> None:
+    def fact(text: str, said: float, flag: str | None = None) -> str:
+        extra = {CONFLICTS_WITH: flag} if flag else {}
+        return store.add_memory(Kind.FACT, text, said_at=said, extra=extra).id
+
+    ana = fact("The user's sister is Ana.", 100.0)
+    anna = fact("The user's sister is Anna.", 200.0, ana)
+    cat = fact("The user has a cat.", 300.0)
+    dog = fact("The user has a dog.", 400.0, cat)
+    ghent = fact("The user lives in Ghent.", 50.0)
+    lyon = fact("The user lives in Lyon.", 500.0, ghent)
+    tea = fact("The user drinks tea.", 10.0)
+    coffee = fact("The user drinks coffee.", 600.0, tea)
+    store.update(coffee, state=State.ARCHIVED)  # faded, but still undecided
+    closed = fact("The user likes jazz.", 700.0, tea)
+    store.update(closed, state=State.SUPERSEDED)  # a superseded fact has nothing to decide
+    store.add_episode(NewEpisode("not a fact", "user", "c", extra={CONFLICTS_WITH: tea}))
+    store.add_memory(Kind.FACT, "Unflagged.", extra={CONFLICTS_WITH: ""})
+    store.delete([ghent])  # forgotten since: the pair shows the newer fact alone
+
+    def ids() -> list[tuple[str, str | None]]:
+        return [(new.id, old.id if old else None) for new, old in store.conflicts()]
+
+    assert ids() == [(coffee, tea), (lyon, None), (dog, cat), (anna, ana)]
+    first_new, first_old = store.conflicts()[0]
+    assert first_new == store.get(coffee) and first_old == store.get(tea)
+    store.resolve_conflict(dog, cat)
+    store.resolve_conflict(anna)
+    assert ids() == [(coffee, tea), (lyon, None)]

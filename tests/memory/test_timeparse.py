@@ -4,7 +4,7 @@ from datetime import datetime
 
 import pytest
 
-from memory import parse_time
+from mneme.memory import parse_time
 
 NOW = datetime(2024, 6, 12, 15, 30).timestamp()  # a Wednesday
 

@@ -33,8 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from memory import MemoryStore, NewEpisode, StoreUnavailableError
-from memory._ledger import Ledger
+from mneme.memory import Kind, MemoryStore, NewEpisode, StoreUnavailableError, _ledger_index
 from tests.corpus import is_sentence
 from tests.fakes import HashEmbedder
 
@@ -45,8 +44,7 @@ FULL_DISK_CHILD = """
 import json, resource, signal, sys
 sys.path.insert(0, {root!r})
 from pathlib import Path
-from memory import MemoryStore, NewEpisode, StoreUnavailableError
-from memory._ledger import Ledger
+from mneme.memory import MemoryStore, NewEpisode, StoreUnavailableError
 from tests.fakes import HashEmbedder
 
 folder, margin = Path({folder!r}), {margin}
@@ -146,7 +144,7 @@ def read_only(folder: Path) -> Iterator[None]:
 
 
 def test_a_read_only_folder_is_refused_clearly_and_left_untouched(tmp_path: Path) -> None:
-    from assistant import cli
+    from mneme.assistant import cli
 
     home = tmp_path / "home"
     folder = home / "data" / "memory"
@@ -188,7 +186,7 @@ def test_a_folder_turned_read_only_mid_session_fails_writes_clearly(
     if where == "chroma":
         monkeypatch.setattr(store._collection, "upsert", refuse)
     else:  # the step after Chroma: the catalogue and indexes, inside a transaction
-        monkeypatch.setattr(Ledger, "put_items", refuse)
+        monkeypatch.setattr(_ledger_index, "put_items", refuse)
     with pytest.raises(StoreUnavailableError, match="read-only") as refused:
         store.add_episode(NewEpisode("This cannot be saved.", "user", "c"))
     assert is_sentence(refused.value) and "nothing was changed" in str(refused.value)
@@ -246,3 +244,48 @@ def test_a_disk_error_while_deleting_says_the_deletion_will_be_finished(
     monkeypatch.undo()
     store.close()
     check_whole(folder, TURNS[1:], [])  # what the person asked to forget is gone
+
+
+def forgettable(store: MemoryStore) -> tuple[list[str], str, str]:
+    """Turns, a fact citing the first two (trimmed by forgetting the first) and a session
+    summary of all of them (deleted and queued to be written again)."""
+    turns = [m.id for m in store.add_episodes([NewEpisode(t, "user", "c") for t in TURNS])]
+    fact = store.add_memory(Kind.FACT, "The user plays the cello in Ghent.", sources=turns[:2])
+    summary = store.add_memory(
+        Kind.SUMMARY, "Music and home.", sources=turns, scope="session", conversation_id="c"
+    )
+    return turns, fact.id, summary.id
+
+
+@pytest.mark.parametrize("where", ["chroma", "ledger"])
+def test_a_disk_error_in_a_forget_says_it_will_be_finished_and_the_next_open_does(
+    tmp_path: Path, where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Half-way through a forget (Chroma changed, or the ledger refusing its transaction),
+    the person is told it will be finished, no more writes are taken, and the next open
+    finishes all of it: the fact trimmed, the summary gone with its rewrite queued."""
+    folder = tmp_path / "memory"
+    store = MemoryStore.open(folder, HashEmbedder())
+    turns, fact, summary = forgettable(store)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        if where == "chroma":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        raise sqlite3.OperationalError("database or disk is full")
+
+    if where == "chroma":  # the deletions went through; the kept fact's metadata does not
+        monkeypatch.setattr(store._collection, "update", refuse)
+    else:
+        monkeypatch.setattr(_ledger_index, "remove_items", refuse)
+    with pytest.raises(StoreUnavailableError, match="forgetting will be finished") as refused:
+        store.forget([turns[0]])
+    assert is_sentence(refused.value) and "nothing was changed" not in str(refused.value)
+    monkeypatch.undo()
+    with pytest.raises(StoreUnavailableError, match="until Mneme opens it again"):
+        store.add_episode(NewEpisode("Not now.", "user", "c"))
+    store.close()
+    check_whole(folder, TURNS[1:], [])
+    with MemoryStore.open(folder, HashEmbedder()) as store:
+        assert store.get(fact).sources == (turns[1],)
+        assert store.get_many([summary]) == []
+        assert [j.key for j in store.jobs.pending()] == ["session:c"]

@@ -7,11 +7,17 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from assistant.core import Assistant
-from ui.main_window import MainWindow
-from ui.session import AppSession, PartState
+from mneme.assistant.core import Assistant
+from mneme.ui.main_window import MainWindow
+from mneme.ui.session import AppSession, PartState
 
 OpenWindow = Callable[..., MainWindow]
+
+
+def wait_idle(qtbot: QtBot, session: AppSession) -> None:
+    """Wait until no work of the session is under way and every answer is delivered: the
+    moment to assert that something did *not* happen."""
+    qtbot.waitUntil(lambda: not session.operations.busy, timeout=30_000)
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
-from assistant.core import Assistant
-from memory import Embedder, MemoryStore
-from ui.session import AppSession, PartState
+from mneme.assistant.core import Assistant
+from mneme.memory import Embedder, MemoryStore
+from mneme.ui.session import AppSession, PartState
 
 
 def memory_session(qtbot: QtBot, home: Path, embedder: Embedder) -> Iterator[AppSession]:
@@ -33,5 +33,5 @@ def memory_session(qtbot: QtBot, home: Path, embedder: Embedder) -> Iterator[App
 
 
 def store_of(session: AppSession) -> MemoryStore:
-    assert session.store is not None
-    return session.store
+    assert session.assistant.store is not None
+    return session.assistant.store

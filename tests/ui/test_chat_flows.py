@@ -11,12 +11,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
-from assistant.settings import updated
-from memory import State
-from ui.main_window import CONVERSATION_ROLE, MainWindow
-from ui.session import PartState
+from mneme.assistant.settings import updated
+from mneme.memory import State
+from mneme.ui.main_window import CONVERSATION_ROLE, MainWindow
+from mneme.ui.session import PartState
 
-from .conftest import OpenWindow
+from .conftest import OpenWindow, wait_idle
 from .test_main_window import send
 
 
@@ -35,7 +35,7 @@ def test_regenerate_replaces_the_reply_and_keeps_the_old_one_superseded(
     with qtbot.waitSignal(window.session.replyFinished, timeout=120_000) as finished:
         reply.regenerate_button.click()
     second = finished.args[0]
-    store = window.session.store
+    store = window.session.assistant.store
     assert store is not None
     turns = store.conversation(window.conversation_id)
     assert [t.role for t in turns] == ["user", "assistant"]
@@ -55,7 +55,7 @@ def test_edit_and_resend_changes_the_message_and_keeps_its_history(
     message.editor.setPlainText("My cat is called Felix.")
     with qtbot.waitSignal(window.session.replyFinished, timeout=120_000):
         message.resend_button.click()
-    store = window.session.store
+    store = window.session.assistant.store
     assert store is not None
     turns = store.conversation(window.conversation_id)
     assert turns[0].text == "My cat is called Felix."
@@ -69,7 +69,7 @@ def test_a_temporary_chat_is_marked_and_never_remembered(
     qtbot: QtBot, open_window: OpenWindow
 ) -> None:
     window = open_window()
-    store = window.session.store
+    store = window.session.assistant.store
     assert store is not None
     window.temporary_button.click()
     assert window.temporary and not window.temporary_banner.isHidden()
@@ -94,7 +94,7 @@ def test_conversations_can_be_searched_renamed_and_deleted(
     window.new_conversation()
     send(qtbot, window, "Recommend a book about sailing.")
     qtbot.waitUntil(lambda: window.conversations.count() == 2)
-    store = window.session.store
+    store = window.session.assistant.store
     assert store is not None
 
     window.activateWindow()
@@ -115,7 +115,7 @@ def test_conversations_can_be_searched_renamed_and_deleted(
     monkeypatch.setattr(QMessageBox, "exec", lambda self: 0)
     monkeypatch.setattr(QMessageBox, "clickedButton", lambda self: None)
     window.delete_conversation(garden.id)
-    qtbot.wait(200)
+    wait_idle(qtbot, window.session)
     assert window.conversations.count() == 2 and store.count() == 4
 
     window.delete_conversation(garden.id, forget=True)
@@ -158,7 +158,7 @@ def test_a_reply_stopped_before_any_text_leaves_no_turn_and_editing_still_works(
     with qtbot.waitSignal(window.session.replyFinished, timeout=120_000) as again:
         message.resend_button.click()
     assert again.args[0].text
-    store = window.session.store
+    store = window.session.assistant.store
     assert store is not None
     assert [t.text for t in store.conversation(window.conversation_id)][:1] == [
         "Tell me about the sun."

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from memory import Author, Embedder, Kind, ListQuery, Memory, MemoryStore, State
-from memory.consolidation import Consolidator
+from mneme.assistant.contradictions import Decision
+from mneme.memory import Author, Embedder, Kind, ListQuery, Memory, MemoryStore, State
+from mneme.memory.consolidation import Consolidator
+from mneme.ui.contradictions import ContradictionsInbox
+from mneme.ui.session import AppSession
 from tests.fakes import RuleModel
 from tests.memory.consolidation.support import DAY, START, say
-from ui.contradictions import ContradictionsInbox, Decision
-from ui.session import AppSession
 
 from .memory_session import memory_session, store_of
 

@@ -10,10 +10,10 @@ import pytest
 from PySide6.QtCore import Qt, QTimer
 from pytestqt.qtbot import QtBot
 
-from ui.session import PartState
-from ui.settings_dialog import SettingsDialog
+from mneme.ui.session import PartState
+from mneme.ui.settings_dialog import SettingsDialog
 
-from .conftest import OpenWindow
+from .conftest import OpenWindow, wait_idle
 
 
 def send(qtbot: QtBot, window, text: str):  # type: ignore[no-untyped-def]
@@ -90,7 +90,7 @@ def test_an_empty_message_is_not_sent(qtbot: QtBot, open_window: OpenWindow) -> 
     window.input.setPlainText("   \n  ")
     assert not window.send_button.isEnabled()
     qtbot.keyClick(window.input, Qt.Key.Key_Return)
-    qtbot.wait(300)
+    wait_idle(qtbot, window.session)
     assert not window.session.generating
     assert window.chat_view.toPlainText() == ""
 
@@ -133,7 +133,7 @@ def test_the_conversation_is_still_there_after_a_restart(
     send(qtbot, window, "My favourite mountain is Mont Blanc.")
     window.close()
     again = open_window()
-    qtbot.waitUntil(lambda: "Mont Blanc" in again.chat_view.toPlainText())
+    qtbot.waitUntil(lambda: "Mont Blanc" in again.chat_view.toPlainText(), timeout=30_000)
     assert again.conversations.count() == 1
     assert again.conversations.item(0).text().startswith("My favourite mountain")
     # and a new conversation recalls it from long-term memory
@@ -207,14 +207,14 @@ def test_consolidation_runs_in_the_background_and_shows_progress(
     assert progress and progress[0][2].startswith("summarising")
     assert "Memory consolidated" in window.consolidation_status.text()
     assert max(stalls) < 0.5  # the model works off the UI thread
-    store = window.session.store
+    store = window.session.assistant.store
     assert store is not None and store.count() >= 3
 
 
 def test_the_memory_can_be_backed_up_while_the_app_runs(
     qtbot: QtBot, open_window: OpenWindow, tmp_path: Path
 ) -> None:
-    from memory.backup import read_info
+    from mneme.memory.backup import read_info
 
     window = open_window()
     send(qtbot, window, "My passport number is in the blue folder.")
@@ -237,7 +237,7 @@ def test_a_disk_that_cannot_be_written_is_said_and_nothing_typed_is_lost(
 
     window = open_window()
     send(qtbot, window, "My bike is green.")
-    store = window.session.store
+    store = window.session.assistant.store
     assert store is not None
 
     def read_only(*args: object, **kwargs: object) -> None:
@@ -256,7 +256,7 @@ def test_a_disk_that_cannot_be_written_is_said_and_nothing_typed_is_lost(
     window.reopen_memory()
     qtbot.waitUntil(lambda: window.session.memory_state is PartState.READY, timeout=60_000)
     assert not window.banner.isVisible()
-    reopened = window.session.store
+    reopened = window.session.assistant.store
     assert reopened is not None and reopened is not store and reopened.count() == 2
     send(qtbot, window, window.input.toPlainText())
     assert reopened.count() == 4
@@ -265,12 +265,13 @@ def test_a_disk_that_cannot_be_written_is_said_and_nothing_typed_is_lost(
 def test_a_run_that_cannot_be_undone_is_said(
     qtbot: QtBot, open_window: OpenWindow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ui.session
+    import mneme.assistant.consolidation as core_consolidation
+    from mneme.memory import StoreUnavailableError
 
     def fails(store: object, run_id: str) -> None:
-        raise ui.session.StoreUnavailableError("the disk is full")
+        raise StoreUnavailableError("the disk is full")
 
-    monkeypatch.setattr(ui.session, "undo_run", fails)
+    monkeypatch.setattr(core_consolidation, "undo_run", fails)
     window = open_window(wait_model=False)
     with qtbot.waitSignal(window.session.runUndoFailed, timeout=30_000) as failed:
         window.session.undo_run("run-1")
@@ -287,5 +288,5 @@ def test_a_second_window_on_the_same_data_is_refused_clearly(
     assert second.session.memory_state is PartState.FAILED
     assert second.banner.isVisible()
     assert "in use by another Mneme" in second.banner.text()
-    assert second.session.store is None
-    assert first.session.store is not None and first.session.store.count() == 0
+    assert second.session.assistant.store is None
+    assert first.session.assistant.store is not None and first.session.assistant.store.count() == 0

@@ -19,13 +19,14 @@ from PySide6.QtCore import QDateTime, QPoint, Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
-from assistant.core import Assistant
-from memory import Kind, ListQuery, Memory, MemoryStore, NewEpisode, SortKey, State
-from memory.consolidation import Consolidator
+from mneme.assistant.core import Assistant
+from mneme.memory import Kind, ListQuery, Memory, MemoryStore, NewEpisode, SortKey, State
+from mneme.memory.consolidation import Consolidator
+from mneme.ui.memory_manager import MemoryManager
+from mneme.ui.memory_table import PLACEHOLDER, Column, MemoryTableModel
+from mneme.ui.session import AppSession, PartState
 from tests.fakes import RuleModel
-from ui.memory_manager import MemoryManager
-from ui.memory_table import PLACEHOLDER, Column, MemoryTableModel
-from ui.session import AppSession, PartState
+from tests.ui.conftest import wait_idle
 
 T = TypeVar("T")
 DAY = 86_400.0
@@ -56,7 +57,7 @@ def open_manager(qtbot: QtBot, session: AppSession) -> MemoryManager:
 
 
 def store_of(session: AppSession) -> MemoryStore:
-    store = session.store
+    store = session.assistant.store
     assert store is not None
     return store
 
@@ -201,7 +202,7 @@ def test_the_block_cache_is_bounded_and_late_answers_are_dropped(
     model.set_query(ListQuery(kinds=(Kind.FACT,)))
     model.set_query(ascending)
     qtbot.waitUntil(lambda: model.query.descending is False and model.rowCount() == 1000)
-    qtbot.wait(300)  # the first query's answer has arrived by now and must be ignored
+    wait_idle(qtbot, session)  # the first query's answer has arrived and must be ignored
     assert model.rowCount() == 1000
     qtbot.waitUntil(lambda: model.memory_at(0) is not None, timeout=30_000)
     first = model.memory_at(0)
@@ -293,7 +294,7 @@ def test_filters_and_sort_change_the_rows(qtbot: QtBot, session: AppSession) -> 
     # the text column cannot be sorted by the store: nothing changes
     query = manager.model.query
     click(Column.TEXT)
-    qtbot.wait(100)
+    wait_idle(qtbot, session)
     assert manager.model.query == query
     assert header.sortIndicatorSection() == Column.IMPORTANCE
 
@@ -320,7 +321,8 @@ def test_search_finds_a_memory_by_meaning_and_an_empty_box_browses_again(
         qtbot.keyClicks(  # type: ignore[no-untyped-call]
             manager.search, "Which relative lives in Portugal?"
         )
-    qtbot.wait(400)
+    qtbot.waitUntil(lambda: not manager._search_timer.isActive())  # no search left to start
+    wait_idle(qtbot, session)
     assert len(searches) == 1  # typing was debounced into one search
     assert manager.model.searching
     top = manager.model.memory_at(0)
@@ -466,7 +468,7 @@ def test_delete_shows_the_cascade_first_and_then_forgets(
     assert "summar" in dialog.summary.text() and dialog.forget_button.isEnabled()
 
     dialog.reject()  # cancelling forgets nothing
-    qtbot.wait(200)
+    wait_idle(qtbot, session)
     assert store.get(turns[0].id) and store.get(fact.id)
 
     first = dialog
@@ -595,7 +597,7 @@ def test_undo_a_consolidation_run_from_the_detail_pane(
 
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Cancel)
     pane.undo_button.click()
-    qtbot.wait(200)
+    wait_idle(qtbot, session)
     assert store.get(fact.id)
 
     yes(monkeypatch)
@@ -620,7 +622,7 @@ def test_a_hidden_manager_reads_nothing_until_shown_again(
     say(store, "c", ["two", "three"], at=START + DAY)
     with qtbot.waitSignal(session.memoriesChanged, timeout=10_000):
         pass
-    qtbot.wait(300)
+    wait_idle(qtbot, session)
     assert manager.model.rowCount() == 1 and not manager.model.loading
     manager.show()
     settle(qtbot, manager, 3)

@@ -12,12 +12,12 @@ import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
-from assistant.catalogue import CATALOGUE
-from assistant.core import Assistant
+from mneme.assistant.catalogue import CATALOGUE
+from mneme.assistant.core import Assistant
+from mneme.ui.model_manager import DownloadState, ModelManagerDialog
+from mneme.ui.session import AppSession, PartState
 from tests.file_server import FileServer, Served, serve
 from tests.gguf_factory import write_tiny_llama
-from ui.model_manager import DownloadState, ModelManagerDialog
-from ui.session import AppSession, PartState
 
 SIZE = 2 * 1024 * 1024
 MODEL = b"GGUF" + os.urandom(SIZE - 4)
@@ -234,7 +234,8 @@ def test_remove_asks_and_deletes_only_from_the_models_folder(
     assert spare.exists()  # said no
     answers[0] = QMessageBox.StandardButton.Yes
     dialog.remove_button.click()
-    assert not spare.exists() and "Deleted spare.gguf" in dialog.model_status.text()
+    qtbot.waitUntil(lambda: not spare.exists(), timeout=30_000)
+    qtbot.waitUntil(lambda: "Deleted spare.gguf" in dialog.model_status.text())
     qtbot.waitUntil(lambda: all(r[1] != "spare.gguf" for r in rows(dialog)))
 
     bundled = dialog.active()

@@ -6,7 +6,8 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
-from ui.session import PartState
+from mneme.ui.runs_dialog import RunsDialog
+from mneme.ui.session import PartState
 
 from .conftest import OpenWindow
 from .test_main_window import send
@@ -18,14 +19,16 @@ def test_consolidate_now_then_undo_the_run(
     window = open_window()
     send(qtbot, window, "I keep bees in my garden in Ghent.")
     qtbot.waitUntil(lambda: window.session.model_state is PartState.READY)  # reply wound up
-    window.show_runs()
-    dialog = window.runs_dialog
-    assert dialog is not None and dialog.isVisible() and dialog.model.rowCount() == 0
+    dialog = RunsDialog(window.session, window)
+    with qtbot.waitSignal(dialog.reloaded, timeout=30_000):
+        dialog.show()
+    window.runs_dialog = dialog
+    assert dialog.isVisible() and dialog.model.rowCount() == 0
     assert not dialog.undo_button.isEnabled()
     with qtbot.waitSignal(window.session.consolidationFinished, timeout=180_000):
         dialog.consolidate_button.click()
     qtbot.waitUntil(lambda: dialog.model.rowCount() == 1)
-    store = window.session.store
+    store = window.session.assistant.store
     assert store is not None
     summaries_before = store.count() - 2  # the two turns
     assert summaries_before >= 1
@@ -38,5 +41,5 @@ def test_consolidate_now_then_undo_the_run(
         dialog.undo_button.click()
     assert "Undid" in dialog.status.text()
     assert store.count() == 2  # only the turns remain
-    assert dialog.model.data(dialog.model.index(0, 1)) == "done (undone)"
+    qtbot.waitUntil(lambda: dialog.model.data(dialog.model.index(0, 1)) == "done (undone)")
     assert not dialog.undo_button.isEnabled()

@@ -27,13 +27,13 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
-from assistant.core import Assistant
-from assistant.secrets import CHROMA_SERVER_TOKEN, MODEL_SERVER_KEY
-from assistant.settings import Settings
+from mneme.assistant.core import Assistant
+from mneme.assistant.secrets import CHROMA_SERVER_TOKEN, MODEL_SERVER_KEY
+from mneme.assistant.settings import Settings
+from mneme.ui.session import AppSession
+from mneme.ui.settings_dialog import SettingsDialog
+from mneme.ui.settings_fields import NumberEditor, lookup
 from tests.conftest import MemoryKeyring
-from ui.session import AppSession
-from ui.settings_dialog import SettingsDialog
-from ui.settings_fields import NumberEditor, lookup
 
 HIDDEN = {"version", "ui.first_run_done"}
 

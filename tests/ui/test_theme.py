@@ -10,8 +10,8 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
-from assistant.settings import UISettings
-from ui.theme import apply_theme
+from mneme.assistant.settings import UISettings
+from mneme.ui.theme import apply_theme
 
 Role = QPalette.ColorRole
 

@@ -10,16 +10,17 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from memory import Embedder, Kind, Memory, MemoryStore, NewEpisode
-from memory.export import export_json
-from ui.session import AppSession
-from ui.transfer_dialog import (
+from mneme.memory import Embedder, Kind, Memory, MemoryStore, NewEpisode
+from mneme.memory.export import export_json
+from mneme.ui.session import AppSession
+from mneme.ui.transfer_dialog import (
     ExportContent,
     ExportDialog,
     ExportFormat,
     ImportDialog,
     _TransferDialog,
 )
+from tests.exports import big_chatgpt_export
 
 from .memory_session import memory_session, store_of
 
@@ -252,33 +253,6 @@ def test_a_chatgpt_export_cut_off_keeps_what_came_before_whole(
     assert "What came before it was imported whole (1 conversation, 4 turns)" in text
     assert store.get_many([m.id for m in before]) == before
     assert len(store.conversation(PORTO)) == 4 and store.count() == 3 + 4
-
-
-def big_chatgpt_export(path: Path, conversations: int) -> None:
-    """Conversations of one short turn each, padded by a long system message (which
-    is not imported), so the file is read in many chunks."""
-    items = []
-    for i in range(conversations):
-        system = {"author": {"role": "system"}, "content": {"parts": ["x" * 60_000]}}
-        user = {
-            "id": f"u{i}",
-            "author": {"role": "user"},
-            "create_time": 1_714_550_000.0 + i,
-            "content": {"content_type": "text", "parts": [f"Garden note number {i}."]},
-        }
-        items.append(
-            {
-                "id": f"big-{i}",
-                "title": f"Garden {i}",
-                "create_time": 1_714_550_000.0 + i,
-                "current_node": f"u{i}",
-                "mapping": {
-                    f"s{i}": {"id": f"s{i}", "message": system, "parent": None},
-                    f"u{i}": {"id": f"u{i}", "message": user, "parent": f"s{i}"},
-                },
-            }
-        )
-    path.write_text(json.dumps(items))
 
 
 def test_stop_keeps_whole_conversations_and_the_same_file_finishes_the_job(

@@ -10,10 +10,10 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from assistant.core import Assistant
-from assistant.models import bundled_model_path
-from ui.session import AppSession
-from ui.welcome import WelcomeDialog, mark_first_run_done
+from mneme.assistant.core import Assistant
+from mneme.assistant.models import bundled_model_path
+from mneme.ui.session import AppSession
+from mneme.ui.welcome import WelcomeDialog, mark_first_run_done
 
 
 @pytest.fixture

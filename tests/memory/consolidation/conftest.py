@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from memory import MemoryStore
+from mneme.memory import MemoryStore
 from tests.memory.consolidation.support import Clock
 
 

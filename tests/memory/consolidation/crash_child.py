@@ -14,8 +14,8 @@ import sys
 import time
 from typing import Any
 
-from memory import MemoryStore
-from memory.consolidation import ConsolidationConfig, Consolidator
+from mneme.memory import MemoryStore
+from mneme.memory.consolidation import ConsolidationConfig, Consolidator
 from tests.fakes import HashEmbedder, RuleModel
 
 

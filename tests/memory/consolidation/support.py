@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from memory import ListQuery, MemoryStore, NewEpisode
-from memory.records import Memory
+from mneme.memory import ListQuery, MemoryStore, NewEpisode
+from mneme.memory.records import Memory
 
 DAY = 86_400.0
 START = 1_700_000_000.0  # 2023-11-14

@@ -6,15 +6,15 @@ import json
 
 import pytest
 
-from memory import Kind, ListQuery, MemoryStore, SearchFilter, State
-from memory.consolidation import (
+from mneme.memory import Kind, ListQuery, MemoryStore, SearchFilter, State
+from mneme.memory.consolidation import (
     ConsolidationConfig,
     Consolidator,
     JobState,
     ModelBusy,
     decay_score,
 )
-from memory.records import Author
+from mneme.memory.records import Author
 from tests.fakes import RuleModel
 from tests.memory.consolidation.support import DAY, START, Clock, everything_text, say
 

@@ -12,8 +12,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from memory import Kind, ListQuery, MemoryStore
-from memory.consolidation import ConsolidationConfig, Consolidator
+from mneme.memory import Kind, ListQuery, MemoryStore
+from mneme.memory.consolidation import ConsolidationConfig, Consolidator
 from tests.fakes import HashEmbedder, RuleModel
 from tests.memory.consolidation.support import DAY, START, say
 

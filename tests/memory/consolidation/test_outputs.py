@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from memory.consolidation import BadModelOutput
-from memory.consolidation._outputs import decision_from, parse_json, salvage_summary
+from mneme.memory.consolidation import BadModelOutput
+from mneme.memory.consolidation._outputs import decision_from, parse_json, salvage_summary
 
 
 def test_json_is_found_in_chatter_and_control_characters_are_allowed() -> None:

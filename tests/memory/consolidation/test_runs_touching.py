@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from memory import Kind, ListQuery, MemoryStore
-from memory.consolidation import Consolidator, RunAction
+from mneme.memory import Kind, ListQuery, MemoryStore
+from mneme.memory.consolidation import Consolidator, RunAction
 from tests.fakes import RuleModel
 from tests.memory.consolidation.support import DAY, Clock, say
 
