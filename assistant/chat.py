@@ -6,7 +6,13 @@ they come and a UI worker turns each event into a signal. The user's turn is
 written to memory before the model runs, so a crash or a Stop never loses what
 the person typed; the reply is written when it ends, also when it was stopped
 or the model failed midway (marked as such). Nothing is deleted to redo a
-reply: the replaced turns are marked superseded, and stay browsable.
+reply: the replaced turns leave the conversation, and their memories stay,
+superseded, browsable.
+
+A conversation is what was said (its transcript, :meth:`MemoryStore.transcript`);
+the model is given what of it is still remembered: a turn whose memory was
+forgotten stays in the conversation if the person chose so, but Mneme does not
+use it.
 """
 
 from __future__ import annotations
@@ -31,8 +37,16 @@ from mneme.memory import (
 
 from .actions import action
 from .errors import InvalidRequestError
-from .llm.base import CancelToken, ChatMessage, GenerationError, LLMBackend, SamplingParams
+from .llm.base import (
+    CancelToken,
+    ChatMessage,
+    GenerationError,
+    LLMBackend,
+    ReadProgress,
+    SamplingParams,
+)
 from .llm.owner import ModelOwner, Priority
+from .memories import evidence
 from .prompts import Prompt, PromptBuilder
 from .settings import Settings
 
@@ -67,6 +81,23 @@ class PromptReady:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageFit:
+    """Whether a message fits what the model can read, and if not, how much of it does."""
+
+    fits: bool
+    read_share: float
+    """The share of the message the model reads (1.0 when it fits)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """The model reads a long prompt before it can reply: how far it got (tokens)."""
+
+    done: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
 class Token:
     text: str
 
@@ -95,7 +126,7 @@ class Finished:
     reply: Reply
 
 
-ChatEvent = Retrieved | PromptReady | Token | Finished
+ChatEvent = Retrieved | PromptReady | Reading | Token | Finished
 
 
 def check_message(text: str) -> None:
@@ -155,15 +186,20 @@ class ChatService:
     # -- conversations --------------------------------------------------------------
 
     def turns(self, conversation_id: str) -> list[tuple[str, str]]:
-        """(role, text) of the conversation's current turns."""
+        """(role, text) of the turns the conversation shows, as said (turns no longer
+        remembered included: an index into this is an index into the chat shown)."""
         temporary = self._temporary_of(conversation_id)
         if temporary is not None:
             return [(t.role, t.text) for t in temporary.turns]
         if self.store is None:
             return []
-        return [(m.role or "user", m.text) for m in self.store.conversation(conversation_id)]
+        return [(t.role, t.text) for t in self.store.transcript(conversation_id)]
 
     def history(self, conversation_id: str) -> list[ChatMessage]:
+        """The conversation as the model is given it: what is still remembered of it."""
+        if self.store is not None and not self.is_temporary(conversation_id):
+            turns = self.store.transcript(conversation_id)
+            return [ChatMessage(t.role, t.text) for t in turns if t.remembered]
         return [ChatMessage(role, text) for role, text in self.turns(conversation_id)]
 
     @action
@@ -219,13 +255,21 @@ class ChatService:
         turns = self.turns(conversation_id)
         if not 0 <= index < len(turns) or turns[index][0] != "user":
             raise NothingToRedoError("only one of your own messages can be edited")
-        self._retire_from(conversation_id, index + 1)
         temporary = self._temporary_of(conversation_id)
+        said = (
+            self.store.transcript(conversation_id)[index]
+            if temporary is None and self.store
+            else None
+        )
+        if said is not None and not said.remembered:
+            raise NothingToRedoError(
+                "this message was forgotten; write a new one instead of editing it"
+            )
+        self._retire_from(conversation_id, index + 1)
         if temporary is not None:
             temporary.turns[index].text = new_text
-        elif self.store is not None:
-            memory = self.store.conversation(conversation_id)[index]
-            self.store.edit(memory.id, new_text, author=Author.USER)
+        elif self.store is not None and said is not None:
+            self.store.change_words(said.id, new_text, author=Author.USER)
         return self._respond(conversation_id, cancel=cancel)
 
     @action
@@ -245,8 +289,29 @@ class ChatService:
             return
         if self.store is None:
             return
-        for memory in self.store.conversation(conversation_id)[index:]:
-            self.store.update(memory.id, state=State.SUPERSEDED, author=Author.USER)
+        replaced = [t.id for t in self.store.transcript(conversation_id)[index:]]
+        if replaced:
+            self.store.replace_turns(replaced)
+
+    def fit(self, text: str) -> MessageFit:
+        """Whether ``text`` fits the model's context with the system prompt and the
+        reply's room (memories and history give way to it; a message that does not fit
+        is cut, with a notice): what a frontend says when it is pasted, not after."""
+        builder = self._builder()
+        system = builder.system_message(self.settings.chat.system_prompt)
+        count = self.model.count_messages
+        if count([ChatMessage("system", system), ChatMessage("user", text)]) <= builder.limit:
+            return MessageFit(True, 1.0)
+        room = builder.limit - count([ChatMessage("system", system)])
+        return MessageFit(False, max(0.0, min(1.0, room / max(1, self.model.count_tokens(text)))))
+
+    def _builder(self) -> PromptBuilder:
+        return PromptBuilder(
+            self.model,
+            reply_tokens=self.settings.generation.max_tokens,
+            memory_fraction=self.settings.memory.budget_fraction,
+            max_history_turns=self.settings.chat.history_turns,
+        )
 
     # -- making a reply -------------------------------------------------------------
 
@@ -268,10 +333,12 @@ class ChatService:
         return self.store
 
     def retrieve(self, query: str, exclude: Sequence[str] = ()) -> list[Hit]:
+        """The memories that may ground a reply to ``query``: relevant ones only, the
+        person's own questions not taken as evidence (see :func:`memories.evidence`)."""
         k = self.settings.memory.top_k
         if self.store is None or not self.settings.memory.enabled or k == 0:
             return []
-        return self.store.search(query, k=k, filters=SearchFilter(), exclude=exclude)
+        return evidence(self.store.search(query, k=k, filters=SearchFilter(), exclude=exclude))
 
     def _pinned(self, store: MemoryStore) -> list[Memory]:
         return list(
@@ -289,9 +356,14 @@ class ChatService:
         started = time.perf_counter()
         store = self._remembers(conversation_id)
         temporary = self._temporary_of(conversation_id)
-        recent = store.conversation(conversation_id) if store is not None else []
+        # what is still remembered of this conversation, as it was said
+        recent = (
+            [t for t in store.transcript(conversation_id) if t.remembered]
+            if store is not None
+            else []
+        )
         history = (
-            [ChatMessage(m.role or "user", m.text) for m in recent]
+            [ChatMessage(t.role, t.text) for t in recent]
             if store is not None
             else self.history(conversation_id)
         )
@@ -318,13 +390,7 @@ class ChatService:
             hits = self.retrieve(query, exclude=[m.id for m in recent])
         yield Retrieved(tuple(hits))
 
-        builder = PromptBuilder(
-            self.model,
-            reply_tokens=self.settings.generation.max_tokens,
-            memory_fraction=self.settings.memory.budget_fraction,
-            max_history_turns=self.settings.chat.history_turns,
-        )
-        prompt = builder.build(
+        prompt = self._builder().build(
             system_prompt=self.settings.chat.system_prompt,
             message=message,
             memories=hits,
@@ -350,13 +416,12 @@ class ChatService:
         first: float | None = None
         error: str | None = None
         try:
-            for piece in self.model.stream_chat(
-                prompt.messages,
-                self.sampling(),
-                cancel=cancel,
-                continue_last=continue_last,
-                priority=Priority.USER,
+            for piece in self.model.reply(
+                prompt.messages, self.sampling(), cancel=cancel, continue_last=continue_last
             ):
+                if isinstance(piece, ReadProgress):
+                    yield Reading(piece.done, piece.total)  # a long prompt: how far read
+                    continue
                 if first is None:
                     first = time.perf_counter() - started
                 pieces.append(piece)
@@ -379,7 +444,9 @@ class ChatService:
         if new_text.strip():
             if store is not None:
                 if continue_last and recent and recent[-1].role == "assistant":
-                    assistant_memory = store.edit(recent[-1].id, reply_text, author=Author.CHAT)
+                    assistant_memory = store.change_words(
+                        recent[-1].id, reply_text, author=Author.CHAT
+                    )
                 else:
                     assistant_memory = store.add_episode(
                         NewEpisode(reply_text, "assistant", conversation_id)

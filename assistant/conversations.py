@@ -1,8 +1,10 @@
 """Conversations as a person sees them: list, find, open, rename, delete, export.
 
-A conversation's turns are its episodes in memory; there is no second copy
-of a chat log, so forgetting a turn removes it from the conversation too.
-Deleting a conversation with "forget" goes through the engine's true
+A conversation is a record of what was said (the engine's transcript); each of
+its turns is also a memory while it is remembered. The two part when the
+person edits a memory (the conversation keeps the words said) or forgets one
+(the conversation keeps the turn, marked, or a gap, or drops it: their
+choice). Deleting a conversation with "forget" goes through the engine's true
 forgetting (what was learnt only from it goes too), never a bare delete.
 """
 
@@ -15,7 +17,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mneme.memory import Conversation, DeleteReport, Hit, Memory, MemoryNotFoundError, MemoryStore
+from mneme.memory import (
+    Conversation,
+    DeleteReport,
+    Hit,
+    Memory,
+    MemoryNotFoundError,
+    MemoryStore,
+    TranscriptTurn,
+    TurnState,
+)
 from mneme.memory.export import atomic_write
 
 from .actions import action
@@ -28,26 +39,51 @@ EXPORT_FORMAT = "mneme-conversations"
 SEARCH_LIMIT = 500
 
 
+FORGOTTEN_WORDS = "[forgotten]"
+"""What a turn whose words were forgotten too shows in its conversation."""
+
+
 @dataclass(frozen=True, slots=True)
 class Turn:
-    """One turn of a conversation as shown: what was said, and for a reply the memories
-    it was given."""
+    """One turn of a conversation as shown: what was said, its memory while it is
+    remembered, and for a reply the memories it was given."""
 
-    memory: Memory
+    said: TranscriptTurn
+    memory: Memory | None = None
+    """None once forgotten (the turn may stay, see :class:`TurnState`)."""
     used: tuple[Hit, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return self.said.id
+
+    @property
+    def text(self) -> str:
+        """The words as said, or the gap left where they were forgotten."""
+        return FORGOTTEN_WORDS if self.said.state is TurnState.WITHHELD else self.said.text
+
+    @property
+    def corrected(self) -> bool:
+        """Whether its memory was edited since (the memory's text differs from the words)."""
+        return self.memory is not None and self.memory.text != self.said.text
 
 
 def _when(t: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
 
 
+def _words(turn: TranscriptTurn) -> str:
+    return FORGOTTEN_WORDS if turn.state is TurnState.WITHHELD else turn.text
+
+
 def to_markdown(store: MemoryStore, conversations: Sequence[Conversation]) -> str:
     parts = []
     for conv in conversations:
         parts.append(f"# {conv.title or 'Untitled'}\n\n_{_when(conv.created_at)}_\n")
-        for turn in store.conversation(conv.id):
-            who = turn.speaker or {"user": "You", "assistant": "Mneme"}.get(turn.role or "", "?")
-            parts.append(f"**{who}** · {_when(turn.said_at)}\n\n{turn.text}\n")
+        for turn in store.transcript(conv.id):
+            who = turn.speaker or {"user": "You", "assistant": "Mneme"}.get(turn.role, "?")
+            note = " · not remembered" if turn.state is TurnState.NOT_REMEMBERED else ""
+            parts.append(f"**{who}** · {_when(turn.said_at)}{note}\n\n{_words(turn)}\n")
     return "\n".join(parts)
 
 
@@ -65,10 +101,11 @@ def to_json(store: MemoryStore, conversations: Sequence[Conversation]) -> str:
                             "id": t.id,
                             "role": t.role,
                             "speaker": t.speaker,
-                            "text": t.text,
+                            "text": _words(t),
                             "said_at": t.said_at,
+                            "remembered": t.remembered,
                         }
-                        for t in store.conversation(conv.id)
+                        for t in store.transcript(conv.id)
                     ],
                 }
                 for conv in conversations
@@ -106,11 +143,14 @@ class ConversationActions:
 
     @action
     def turns(self, conversation_id: str) -> list[Turn]:
-        """The turns shown in a conversation, each reply with the memories it used."""
+        """The turns shown in a conversation, as said, each with its memory while it is
+        remembered, and each reply with the memories it was given."""
         store = self._store()
+        said = store.transcript(conversation_id)
+        memories = {m.id: m for m in store.get_many([t.id for t in said if t.remembered])}
         return [
-            Turn(m, tuple(store.uses(m.id)) if m.role == "assistant" else ())
-            for m in store.conversation(conversation_id)
+            Turn(t, memories.get(t.id), tuple(store.uses(t.id)) if t.role == "assistant" else ())
+            for t in said
         ]
 
     @action
@@ -122,10 +162,24 @@ class ConversationActions:
 
     @action
     def delete(self, conversation_id: str, *, forget: bool) -> DeleteReport:
-        """Remove from the list; with ``forget`` also forget its turns and what was learnt
-        only from them (true forgetting, as everywhere)."""
-        self.get(conversation_id)
-        return self._store().delete_conversation(conversation_id, forget=forget)
+        """Remove from the list, with what was said in it; with ``forget`` also forget its
+        turns and what was learnt only from them (true forgetting, as everywhere).
+        :meth:`Assistant.undo` takes it back for a while."""
+        conversation = self.get(conversation_id)
+        store = self._store()
+        said = store.transcript(conversation_id, replaced=True)
+        turns = [m.id for m in store.conversation(conversation_id, superseded=True)]
+        forgotten = store.capture_forget(turns) if forget else None
+        report = store.delete_conversation(conversation_id, forget=forget)
+
+        def undo() -> None:
+            if forgotten is not None:
+                store.undo_forget(forgotten)
+            store.restore_conversations([conversation])
+            store.put_back_turns(said)
+
+        self._core.offer_undo(f"deleting “{conversation.title or 'Untitled'}”", undo)
+        return report
 
     @action
     def export(self, path: Path, conversation_ids: Sequence[str] | None = None) -> int:

@@ -28,7 +28,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +49,7 @@ from .chat import ChatService
 from .consolidation import BackgroundModel, ConsolidationActions, config_from
 from .contradictions import ContradictionActions
 from .conversations import ConversationActions
-from .errors import NotReadyError, Part
+from .errors import InvalidRequestError, NotReadyError, Part
 from .llm.base import CancelToken, LLMBackend, ModelLoadError
 from .llm.local import LlamaCppBackend
 from .llm.owner import ModelOwner
@@ -59,6 +61,16 @@ from .settings import Settings
 from .transfer import TransferActions
 
 log = logging.getLogger(__name__)
+
+UNDO_SECONDS = 120.0
+"""How long a destructive action can be taken back."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Undo:
+    what: str
+    at: float
+    apply: Callable[[], object]
 
 
 class Assistant:
@@ -79,8 +91,14 @@ class Assistant:
         self._store: MemoryStore | None = None
         self._model: ModelOwner | None = None
         self._chat: ChatService | None = None
-        self._lock = threading.RLock()
+        # One lock per part, so that a model loading (seconds, for a big one) never holds
+        # up reading the memory, and the other way round; ``_parts`` guards the short
+        # assembly of what uses both. Taken in this order when several are needed.
+        self._model_lock = threading.RLock()
+        self._memory_lock = threading.RLock()
+        self._parts = threading.RLock()
         self._listeners: list[Callable[[Change], None]] = []
+        self._undo: _Undo | None = None
         self._unsubscribe: Callable[[], None] = lambda: None
         self.memories = MemoryActions(self)
         self.contradictions = ContradictionActions(self)
@@ -107,19 +125,40 @@ class Assistant:
     # -- memory -----------------------------------------------------------------------
 
     def embedder(self) -> Embedder:
-        with self._lock:
+        with self._parts:
             if self._embedder is None:
                 self._embedder = SentenceTransformerEmbedder(threads=self.settings.model.threads)
             return self._embedder
 
+    def prepare_search(self) -> None:
+        """Get searching and remembering ready (seconds): load the embedding model and,
+        if the memory is open, open its vectors; nothing that only reads the memory
+        waits for this."""
+        embedder = self.embedder()
+        if isinstance(embedder, SentenceTransformerEmbedder):
+            embedder.load()
+        store = self._store
+        if store is not None:
+            store.connect()
+
+    @property
+    def search_ready(self) -> bool:
+        """Whether searching can start at once (the embedding model loaded, the memory's
+        vectors open)."""
+        embedder = self._embedder
+        loaded = not isinstance(embedder, SentenceTransformerEmbedder) or embedder.loaded
+        store = self._store
+        return loaded and (store is None or store.connected)
+
     def open_memory(self, *, load_embedder: bool = True) -> MemoryStore:
-        """Open the store; with ``load_embedder`` also load the embedding model now
-        (seconds), so the first search does not pay for it. Listing and reading need
-        no embedding model at all."""
-        with self._lock:
+        """Open the store; with ``load_embedder`` also get searching ready (seconds; see
+        :meth:`prepare_search`), so that what follows may search. Listing and reading
+        need neither the embedding model nor the vectors: a frontend opens without them
+        (the ledger alone, a fraction of a second) and prepares search behind."""
+        if load_embedder:
+            self.prepare_search()
+        with self._memory_lock:
             embedder = self.embedder()
-            if load_embedder and isinstance(embedder, SentenceTransformerEmbedder):
-                embedder.load()
             if self._store is None:
                 url = self.settings.memory.server_url
                 server = (
@@ -127,10 +166,15 @@ class Assistant:
                     if url
                     else None
                 )
-                self._store = MemoryStore.open(self.paths.memory, embedder, server=server)
+                self._store = MemoryStore.open(
+                    self.paths.memory, embedder, server=server, connect=load_embedder
+                )
                 self.warnings.extend(self._store.warnings)
                 self._unsubscribe = self._store.subscribe(self._announce)
-                self._chat = None
+                with self._parts:
+                    self._chat = None
+            elif load_embedder:
+                self._store.connect()
             return self._store
 
     def subscribe(self, callback: Callable[[Change], None]) -> Callable[[], None]:
@@ -153,11 +197,13 @@ class Assistant:
                 log.exception("memory change listener failed")
 
     def _close_memory(self) -> None:
-        if self._store is not None:
-            self._unsubscribe()
-            self._store.close()
-            self._store = None
-            self._chat = None
+        with self._memory_lock:
+            if self._store is not None:
+                self._unsubscribe()
+                self._store.close()
+                self._store = None
+                with self._parts:
+                    self._chat = None
 
     @property
     def store(self) -> MemoryStore | None:
@@ -171,14 +217,14 @@ class Assistant:
     def reopen_memory(self) -> MemoryStore:
         """Close and open the memory again: after a failed write (a full or read-only
         disk) the store takes no more changes until it is reopened."""
-        with self._lock:
+        with self._memory_lock:
             self._close_memory()
-            return self.open_memory()
+            return self.open_memory(load_embedder=False)
 
     def reindex_memory(self, progress: Progress | None = None) -> int:
         """Re-embed every memory with the configured embedding model; the memory must not
         be open (nor used by another Mneme)."""
-        with self._lock:
+        with self._memory_lock:
             if self._store is not None:
                 raise NotReadyError(
                     Part.MEMORY, "the memory is open; re-indexing needs it closed first"
@@ -232,10 +278,11 @@ class Assistant:
         return local
 
     def open_model(self) -> ModelOwner:
-        with self._lock:
+        with self._model_lock:
             if self._model is None:
                 self._model = ModelOwner(self._make_backend())
-                self._chat = None
+                with self._parts:
+                    self._chat = None
             return self._model
 
     @property
@@ -248,7 +295,7 @@ class Assistant:
 
     def chat(self) -> ChatService:
         """The chat service over whatever is open; the model must be."""
-        with self._lock:
+        with self._parts:
             if self._model is None:
                 raise NotReadyError(Part.MODEL, "the chat model is not loaded")
             if self._chat is None:
@@ -257,7 +304,7 @@ class Assistant:
 
     def consolidator(self, cancel: CancelToken | None = None) -> Consolidator:
         """Consolidation over the open memory with the open model (at background priority)."""
-        with self._lock:
+        with self._parts:
             if self._model is None:
                 raise NotReadyError(Part.MODEL, "the chat model is not loaded")
             if self._store is None:
@@ -285,7 +332,7 @@ class Assistant:
     def apply_settings(self, new: Settings) -> list[str]:
         """Save and use ``new``; returns the parts that must be opened again (see
         :meth:`parts_to_reopen`); the caller reopens them (in the background)."""
-        with self._lock:
+        with self._model_lock, self._memory_lock, self._parts:
             settings_mod.save(new, self.paths.settings_file)
             old, self.settings = self.settings, new
             reopen = self.parts_to_reopen(old, new)
@@ -322,8 +369,36 @@ class Assistant:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- undo -----------------------------------------------------------------------
+
+    def offer_undo(self, what: str, undo: Callable[[], object]) -> None:
+        """A destructive action just done can be taken back for :data:`UNDO_SECONDS`
+        (what to put back is kept in memory only, never on disk); ``what`` names it
+        ("forgetting 3 memories"). A newer offer replaces an older one."""
+        self._undo = _Undo(what, time.monotonic(), undo)
+
+    @property
+    def undoable(self) -> str | None:
+        """What :meth:`undo` would take back, if there still is something."""
+        if self._undo is None or time.monotonic() - self._undo.at > UNDO_SECONDS:
+            self._undo = None
+            return None
+        return self._undo.what
+
+    @action
+    def undo(self) -> str:
+        """Take back the last destructive action (a forget, a deleted conversation) if it
+        is recent enough; returns what was taken back."""
+        what = self.undoable
+        if what is None or self._undo is None:
+            raise InvalidRequestError("there is nothing to take back any more")
+        undo, self._undo = self._undo, None
+        undo.apply()
+        return what
+
     def close(self) -> None:
-        with self._lock:
+        with self._model_lock, self._memory_lock, self._parts:
+            self._undo = None
             if self._model is not None:
                 self._model.close()
                 self._model = None

@@ -70,7 +70,9 @@ class ModelFile:
             return self.path.name
         params = self.info.parameters
         size = f"{params / 1e9:.1f}B" if params >= 1e9 else f"{params / 1e6:.0f}M"
-        return f"{self.info.name} ({size}, {self.info.quantization})"
+        name = self.info.display_name
+        details = self.info.quantization if size in name else f"{size}, {self.info.quantization}"
+        return f"{name} ({details})"
 
 
 def model_files(models_folder: Path) -> list[ModelFile]:

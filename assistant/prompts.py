@@ -78,7 +78,8 @@ def _fenced(lines: str) -> str:
 class Prompt:
     messages: tuple[ChatMessage, ...]
     memories: tuple[Hit, ...]
-    """The retrieved memories that made it into the prompt, in rank order."""
+    """The retrieved memories that made it into the prompt, in rank order (a pinned note
+    retrieved for the message among them: it is in the prompt with the pinned notes)."""
     history_turns: int
     message_truncated: bool
     tokens: int
@@ -208,8 +209,12 @@ class PromptBuilder:
             exact = backend.count_messages(messages)
             if exact <= self.limit:
                 rank = {h.memory.id: i for i, h in enumerate(memories)}
+                # a pinned note retrieved for this message is in the prompt (with the
+                # pinned ones): it is one of the memories the reply used
+                recalled_pinned = [h for h in memories if h.memory.id in pinned_ids]
                 kept = sorted(
-                    (h for s in snippets for h in s.hits), key=lambda h: rank[h.memory.id]
+                    [*(h for s in snippets for h in s.hits), *recalled_pinned],
+                    key=lambda h: rank[h.memory.id],
                 )
                 return Prompt(messages, tuple(kept), len(history) - start, truncated, exact)
             if start < len(history):

@@ -28,6 +28,12 @@ def _default_threads() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+EVERYDAY: dict[str, Any] = {"everyday": True}
+"""Marks a setting a person is likely to change; the window shows these first and the
+rest under "Advanced". (``json_schema_extra={"switch": "…"}`` names the tick box of an
+optional number, said positively: ticked means the value is used.)"""
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="ignore", validate_assignment=True, frozen=False)
 
@@ -44,29 +50,60 @@ class ModelSettings(_Section):
     )
     gpu_layers: int = Field(0, ge=-1, le=10_000, description="Layers offloaded to a GPU (-1: all).")
     batch_size: int = Field(512, ge=1, le=16_384, description="Prompt batch size.")
-    seed: int | None = Field(None, ge=0, le=2**31 - 1, description="Fixed seed; empty is random.")
+    seed: int | None = Field(
+        None,
+        ge=0,
+        le=2**31 - 1,
+        title="Same reply every time",
+        description="With a fixed seed the same message gets the same reply; without one, "
+        "replies vary.",
+        json_schema_extra={"switch": "Use the fixed seed"},
+    )
 
 
 class GenerationSettings(_Section):
     """How replies are sampled (applies to the next reply, no reload)."""
 
     temperature: float = Field(
-        0.7, ge=0.0, le=2.0, description="Randomness of replies: 0 always picks the likeliest word."
+        0.7,
+        ge=0.0,
+        le=2.0,
+        title="Creativity",
+        description="How freely replies are worded: 0 is the most predictable, higher is more "
+        "varied (and more often wrong).",
+        json_schema_extra=EVERYDAY,
     )
     top_p: float = Field(
         0.95,
         ge=0.0,
         le=1.0,
+        title="Word choice: likeliest share (top p)",
         description="Sample only from the likeliest words that make up this share.",
     )
-    top_k: int = Field(40, ge=0, le=1000, description="Sample only from this many likeliest words.")
+    top_k: int = Field(
+        40,
+        ge=0,
+        le=1000,
+        title="Word choice: likeliest few (top k)",
+        description="Sample only from this many likeliest words.",
+    )
     min_p: float = Field(
-        0.05, ge=0.0, le=1.0, description="Drop words this much less likely than the likeliest."
+        0.05,
+        ge=0.0,
+        le=1.0,
+        title="Word choice: floor (min p)",
+        description="Drop words this much less likely than the likeliest.",
     )
     repeat_penalty: float = Field(
-        1.1, ge=0.5, le=2.0, description="Discourage repeating recent words (1: no penalty)."
+        1.1,
+        ge=0.5,
+        le=2.0,
+        title="Avoid repeating",
+        description="Discourage repeating recent words (1: no penalty).",
     )
-    max_tokens: int = Field(512, ge=1, le=32_768, description="Longest reply in tokens.")
+    max_tokens: int = Field(
+        512, ge=1, le=32_768, title="Longest reply (tokens)", description="Longest reply in tokens."
+    )
 
 
 class ServerSettings(_Section):
@@ -87,10 +124,26 @@ class ServerSettings(_Section):
 
 
 class MemorySettings(_Section):
-    enabled: bool = Field(True, description="Use long-term memory in replies.")
-    top_k: int = Field(6, ge=0, le=50, description="Most memories retrieved for a reply.")
+    enabled: bool = Field(
+        True,
+        title="Use your memory",
+        description="Recall what you said before to answer. Off: replies use only the "
+        "conversation at hand.",
+        json_schema_extra=EVERYDAY,
+    )
+    top_k: int = Field(
+        6,
+        ge=0,
+        le=50,
+        title="Memories per reply (at most)",
+        description="Most memories retrieved for a reply.",
+    )
     budget_fraction: float = Field(
-        0.25, ge=0.0, le=0.8, description="Share of the context window memories may fill."
+        0.25,
+        ge=0.0,
+        le=0.8,
+        title="Room for memories",
+        description="Share of the model's context window that memories may fill.",
     )
     server_url: str | None = Field(
         None,
@@ -99,16 +152,27 @@ class MemorySettings(_Section):
         "empty keeps it in the data folder. Its token is kept in the keyring.",
     )
     auto_consolidate: bool = Field(
-        True, description="Summarise and distil conversations in the background when idle."
+        True,
+        title="Tidy memory in the background",
+        description="While you are not chatting, Mneme writes summaries and facts from quiet "
+        "conversations (you can see and take back each run).",
+        json_schema_extra=EVERYDAY,
     )
     idle_minutes: float = Field(
-        10.0, ge=0.5, le=1440, description="Quiet time before a conversation is consolidated."
+        10.0,
+        ge=0.5,
+        le=1440,
+        title="Wait before tidying (minutes)",
+        description="Quiet time before a conversation is tidied into summaries and facts.",
     )
     episode_retention_days: int | None = Field(
         None,
         ge=1,
         le=36_500,
-        description="Delete chat turns older than this (off: keep every turn forever).",
+        title="Forget old chat turns",
+        description="Unticked, every turn is kept for ever. Ticked, turns older than this many "
+        "days are forgotten, from their conversations too.",
+        json_schema_extra={**EVERYDAY, "switch": "Forget turns older than (days)"},
     )
 
 
@@ -117,14 +181,31 @@ class ChatSettings(_Section):
         "You are Mneme, a helpful personal assistant running privately on the user's "
         "computer. You remember earlier conversations through the notes you are given.",
         max_length=20_000,
-        description="Persona and standing instructions.",
+        title="How Mneme should behave",
+        description="Who Mneme is and what it should always keep in mind.",
+        json_schema_extra=EVERYDAY,
     )
-    history_turns: int = Field(20, ge=0, le=500, description="Recent turns kept in the prompt.")
+    history_turns: int = Field(
+        20,
+        ge=0,
+        le=500,
+        title="Turns of the conversation given to the model",
+        description="Recent turns kept in the prompt.",
+    )
 
 
 class UISettings(_Section):
-    theme: Literal["system", "light", "dark"] = Field("system", description="Colour theme.")
-    font_size: int = Field(11, ge=6, le=40, description="Text size in points.")
+    theme: Literal["system", "light", "dark"] = Field(
+        "system", title="Colours", description="Colour theme.", json_schema_extra=EVERYDAY
+    )
+    font_size: int = Field(
+        11,
+        ge=6,
+        le=40,
+        title="Text size",
+        description="Text size in points.",
+        json_schema_extra=EVERYDAY,
+    )
     first_run_done: bool = Field(False, description="The welcome screen was shown.")
 
 

@@ -95,8 +95,13 @@ class _Stopwatch:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
+    def read_prompt(self, *args: Any, **kwargs: Any) -> Iterator[tuple[int, int]]:
+        self.called_at = time.perf_counter()  # the model starts here, reading the prompt
+        return self.inner.read_prompt(*args, **kwargs)  # type: ignore[no-any-return]
+
     def stream_chat(self, *args: Any, **kwargs: Any) -> Iterator[str]:
-        self.called_at = time.perf_counter()
+        if not self.called_at:
+            self.called_at = time.perf_counter()
         return self.inner.stream_chat(*args, **kwargs)  # type: ignore[no-any-return]
 
 
@@ -185,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                 for kind in order:
                     service = on if kind == "with" else off
                     llm.reset()
+                    stopwatch.called_at = 0.0
                     timed = _first_token(service.send(f"bench-{kind}-{run}", question), is_token)
                     (with_s if kind == "with" else without_s).append(timed.first_token_s)
                     before_model[kind].append(stopwatch.called_at - timed.start)

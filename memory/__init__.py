@@ -4,7 +4,7 @@ Everything a caller needs is importable from here; modules whose names start
 with an underscore are private and may change.
 """
 
-from ._forgetting import ForgetReport
+from ._forgetting import ForgetReport, ForgetUndo
 from ._jobs import Job, JobState, Run, RunAction, RunChange
 from ._validation import MAX_TEXT_CHARS
 from .embedding import Embedder, SentenceTransformerEmbedder, bundled_minilm_path, force_offline
@@ -32,6 +32,9 @@ from .records import (
     SortKey,
     State,
     Stats,
+    TranscriptChoice,
+    TranscriptTurn,
+    TurnState,
 )
 from .retrieval import RetrievalConfig, SearchFilter
 from .store import Change, DeleteReport, MemoryStore, ServerLocation
@@ -47,6 +50,7 @@ __all__ = [
     "Embedder",
     "EmbedderMismatchError",
     "ForgetReport",
+    "ForgetUndo",
     "Hit",
     "InvalidMemoryError",
     "Job",
@@ -75,6 +79,9 @@ __all__ = [
     "StoreLockedError",
     "StoreUnavailableError",
     "TimeHint",
+    "TranscriptChoice",
+    "TranscriptTurn",
+    "TurnState",
     "bundled_minilm_path",
     "force_offline",
     "pack",

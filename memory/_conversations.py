@@ -16,6 +16,7 @@ from typing import Any
 
 from . import _indexing
 from ._ledger import Ledger
+from ._transcript import TranscriptBook
 from ._validation import check_id, check_label, check_time
 from .errors import InvalidMemoryError
 from .records import Conversation, Kind, Memory
@@ -30,10 +31,9 @@ class ConversationBook:
     def _list(self, where: str = "", params: Sequence[Any] = ()) -> list[Conversation]:
         rows = self._ledger.query(
             "SELECT c.id, c.title, c.created_at, c.updated_at,"
-            # INDEXED BY: left to itself SQLite counts through items_kind_said, reading
-            # every turn once per conversation (4 s for 100 conversations at 100k items).
-            " (SELECT count(*) FROM items i INDEXED BY items_conversation"
-            "  WHERE i.conversation_id = c.id AND i.kind='episode')"
+            # the turns shown, counted through the transcript's (conversation, seq) index
+            " (SELECT count(*) FROM transcript t"
+            "  WHERE t.conversation_id = c.id AND t.state != 'replaced')"
             " FROM conversations c"
             + (f" WHERE {where}" if where else "")
             + " ORDER BY c.updated_at DESC",
@@ -98,9 +98,11 @@ class ConversationBook:
             )
 
     def delete(self, conversation_id: str) -> None:
-        """Drop the row (title and times); its turns are the caller's business."""
+        """Drop the row (title and times) and what was said (the transcript); whether
+        its turns stay remembered is the caller's business."""
         with self._ledger.transaction() as db:
             db.execute("DELETE FROM conversations WHERE id=?", (conversation_id,))
+            TranscriptBook.remove_conversation(db, conversation_id)
 
     @staticmethod
     def touch(db: sqlite3.Connection, memories: Iterable[Memory]) -> None:

@@ -20,7 +20,8 @@ from typing import Any
 
 from ._jobs import JobBook
 from ._ledger_reads import Catalogue
-from .records import Author, Kind, Memory, State
+from ._transcript import TranscriptBook
+from .records import Author, Kind, Memory, State, TranscriptTurn
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,3 +111,35 @@ def decide(catalogue: Catalogue, ids: list[str], now: float) -> Forgetting:
         tuple(sorted(gone)), tuple(sorted(trimmed)), tuple(revived), tuple(k for k, _ in jobs)
     )
     return Forgetting(tuple(sorted(gone)), changed, jobs, report)
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetUndo:
+    """What a forget is about to change, kept (in memory, never on disk) so that the
+    person can take it back for a little while: the memories it deletes with their
+    history, the facts it trims or revives as they were, and the turns it changes in
+    their conversations as they were."""
+
+    deleted: tuple[Memory, ...]
+    history: tuple[tuple[Memory, float], ...]
+    changed: tuple[Memory, ...]
+    turns: tuple[TranscriptTurn, ...]
+
+
+def capture(catalogue: Catalogue, transcript: TranscriptBook, ids: list[str]) -> ForgetUndo:
+    """Everything forgetting ``ids`` would change, as it is now."""
+    gone, trimmed, _ = plan(catalogue, ids)
+    deleted = catalogue.get(sorted(gone))
+    revived = {
+        old
+        for f in deleted.values()
+        if f.kind is Kind.FACT
+        for old in catalogue.superseded_by(f.id)
+    }
+    changed = catalogue.get(sorted((set(trimmed) | revived) - gone))
+    return ForgetUndo(
+        tuple(deleted[i] for i in sorted(deleted)),
+        tuple(catalogue.history_of(sorted(deleted))),
+        tuple(changed[i] for i in sorted(changed)),
+        tuple(transcript.get(sorted(deleted)).values()),
+    )

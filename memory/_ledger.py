@@ -10,7 +10,8 @@ Source of truth, datum by datum:
     behind: the catalogue (``items``: sorted listing, paging, filters), the
     lexical index (``fts``: BM25 via FTS5, because local Chroma has no
     sparse/BM25 search) and the provenance reverse index (``links``);
-  - *per-machine data*: edit history, conversation titles, access statistics,
+  - *per-machine data*: edit history, conversation titles and transcripts (what
+    was said, apart from what is remembered: ``_transcript.py``), access statistics,
     the write-ahead ``outbox`` and consolidation's bookkeeping (``jobs``,
     stored model outputs, per-conversation watermarks, ``runs`` and what each
     changed). In server mode these stay
@@ -28,8 +29,8 @@ acknowledged is lost (``_writes.py`` is that path).
 This module is the connection, the schema and the outbox. The rest of the SQL
 is split by job, each part taking this ledger (or a transaction of it):
 ``_ledger_index.py`` writes the derived indexes, ``_ledger_reads.py`` reads
-memories, ``_conversations.py``, ``_usage.py`` and ``_jobs.py`` keep the
-per-machine data.
+memories, ``_conversations.py``, ``_transcript.py``, ``_usage.py`` and
+``_jobs.py`` keep the per-machine data.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from typing import Any
 from .errors import StoreUnavailableError
 from .records import Author, Kind, Memory, State
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -110,7 +111,13 @@ CREATE TABLE IF NOT EXISTS run_changes (
     run_id TEXT NOT NULL, memory_id TEXT NOT NULL, action TEXT NOT NULL,
     before_version INTEGER, at REAL NOT NULL, PRIMARY KEY (run_id, memory_id, action)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS run_changes_memory ON run_changes(memory_id)
+CREATE INDEX IF NOT EXISTS run_changes_memory ON run_changes(memory_id);
+CREATE TABLE IF NOT EXISTS transcript (
+    id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, seq INTEGER NOT NULL,
+    role TEXT NOT NULL, speaker TEXT, said_at REAL NOT NULL, text TEXT NOT NULL,
+    state TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS transcript_conversation ON transcript(conversation_id, seq)
 """
 _FTS_COLUMNS = "text, meta, context, tokenize = 'porter unicode61 remove_diacritics 2'"
 _FTS = f"CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5({_FTS_COLUMNS})"
@@ -157,7 +164,23 @@ def _v1_to_v2(db: sqlite3.Connection) -> None:
     db.execute("INSERT OR REPLACE INTO meta VALUES ('lexical_stale', '1')")
 
 
-_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2}
+def _v2_to_v3(db: sqlite3.Connection) -> None:
+    """Version 3 keeps each conversation's transcript apart from its memories (see
+    ``_transcript.py``); it starts as the turns remembered now, with their words as
+    they stand (earlier versions are in the history)."""
+    db.execute(
+        "INSERT OR IGNORE INTO transcript"
+        " (id, conversation_id, seq, role, speaker, said_at, text, state)"
+        " SELECT items.id, items.conversation_id, items.seq,"
+        " coalesce(json_extract(items.record, '$.role'), 'user'),"
+        " json_extract(items.record, '$.speaker'), items.said_at, fts.text,"
+        " CASE items.state WHEN 'superseded' THEN 'replaced' ELSE 'remembered' END"
+        " FROM items JOIN fts ON fts.rowid = items.rowid"
+        " WHERE items.kind = 'episode' AND items.conversation_id IS NOT NULL"
+    )
+
+
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def _explain(exc: sqlite3.Error, path: Path) -> str:

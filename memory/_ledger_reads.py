@@ -144,8 +144,31 @@ class Catalogue:
 
     # -- the browser ------------------------------------------------------------------
 
-    def page(self, query: ListQuery) -> Page:
-        """A page of memories, filtered and sorted, with the total over all pages."""
+    def position(self, memory_id: str, query: ListQuery) -> int | None:
+        """Where a memory stands among those ``query`` lists (its row, counting from 0), or
+        None if the query's filters leave it out: how a list shows a memory wherever it
+        is, without reading the rows before it."""
+        where, params = self._filtered(query)
+        rows = self._ledger.query(
+            f"SELECT items.rowid, items.seq, {self._sort_column(query)} FROM items"
+            f" WHERE items.id = ?{' AND ' + where if where else ''}",
+            [memory_id, *params],
+        )
+        if not rows:
+            return None
+        rowid, seq, value = rows[0]
+        before = ">" if query.descending else "<"
+        clause = f"({self._sort_column(query)}, items.seq, items.rowid) {before} (?, ?, ?)"
+        return self._count(
+            " AND ".join(c for c in (where, clause) if c), [*params, value, seq, rowid]
+        )
+
+    @staticmethod
+    def _sort_column(query: ListQuery) -> str:
+        return {SortKey.KIND: "items.kind"}.get(query.sort, f"items.{query.sort.value}")
+
+    def _filtered(self, query: ListQuery) -> tuple[str, list[Any]]:
+        """The WHERE clause of a query's filters, with its parameters."""
         where, params = sql_where(
             SearchFilter(
                 kinds=query.kinds,
@@ -163,9 +186,13 @@ class Catalogue:
             params.append(  # the memory's own words, not its neighbours' context
                 " AND ".join('text : "' + t.replace('"', '""') + '"' for t in terms)
             )
-        where = " AND ".join(clauses)
+        return " AND ".join(clauses), params
+
+    def page(self, query: ListQuery) -> Page:
+        """A page of memories, filtered and sorted, with the total over all pages."""
+        where, params = self._filtered(query)
         total = self._count(where, params)
-        column = {SortKey.KIND: "items.kind"}.get(query.sort, f"items.{query.sort.value}")
+        column = self._sort_column(query)
         order = "DESC" if query.descending else "ASC"
         ordering = f"ORDER BY {column} {order}, items.seq {order}, items.rowid {order}"
         # The page's rows are picked from the items table alone, then read with their text:
@@ -194,6 +221,20 @@ class Catalogue:
             "SELECT record, text FROM history WHERE id=? ORDER BY version", (memory_id,)
         )
         return [memory_from_row(record, text) for record, text in rows]
+
+    def history_of(self, ids: Sequence[str]) -> list[tuple[Memory, float]]:
+        """The earlier versions of these memories, with the time each was replaced."""
+        found: list[tuple[Memory, float]] = []
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._ledger.query(
+                f"SELECT record, text, changed_at FROM history WHERE id IN ({marks})"
+                " ORDER BY id, version",
+                chunk,
+            )
+            found += [(memory_from_row(record, text), float(at)) for record, text, at in rows]
+        return found
 
     def all_history(self) -> list[tuple[Memory, float]]:
         rows = self._ledger.query(

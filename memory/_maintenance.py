@@ -14,8 +14,9 @@ from ._chroma import TEXT_FORMAT
 from ._conversations import ConversationBook
 from ._ledger import Ledger
 from ._ledger_reads import Catalogue
+from ._transcript import TranscriptBook
 from .embedding import Embedder
-from .records import Memory
+from .records import Memory, TranscriptChoice
 
 Progress = Callable[[int, int], None]
 
@@ -61,11 +62,13 @@ def resync(
             with ledger.transaction() as db:
                 _ledger_index.put_items(db, changed)
                 ConversationBook.touch(db, changed)
+                TranscriptBook.record(db, changed)
             stale += [m.id for m in changed]
     gone = [i for i in known if i not in seen]
-    if gone:
+    if gone:  # forgotten elsewhere (another machine on the same server): the words stay
         with ledger.transaction() as db:
             _ledger_index.remove_items(db, gone)
+            TranscriptBook.forgotten(db, gone, TranscriptChoice.KEEP_WORDS)
     return stale, gone
 
 

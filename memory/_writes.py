@@ -11,7 +11,8 @@ finishes at the next open.
 Three kinds of intent:
 
 * ``upsert``: memories written whole (new, edited, restored), with the
-  versions they replace for history;
+  versions they replace for history, and what a chat changes in its
+  transcript (``_transcript.py``) in the same transaction;
 * ``delete``: memories removed everywhere;
 * ``forget``: a delete with its cascade (``_forgetting.py``): the memories
   removed, the facts trimmed or revived (and their earlier versions), and the
@@ -41,9 +42,10 @@ from ._forgetting import Forgetting
 from ._jobs import JobBook
 from ._ledger import Ledger, memory_from_row, record_json
 from ._ledger_reads import Catalogue
+from ._transcript import TranscriptBook
 from .embedding import Embedder
 from .errors import InvalidMemoryError, StoreUnavailableError
-from .records import Memory
+from .records import Memory, TranscriptChoice
 
 log = logging.getLogger(__name__)
 
@@ -149,20 +151,28 @@ class Writer:
     # -- upserts ----------------------------------------------------------------------
 
     def upsert(
-        self, memories: list[Memory], history: list[tuple[Memory, float]], *, reembed: bool = True
+        self,
+        memories: list[Memory],
+        history: list[tuple[Memory, float]],
+        *,
+        reembed: bool = True,
+        transcript: Sequence[dict[str, Any]] = (),
     ) -> None:
-        """Write memories whole; ``history`` holds the versions they replace."""
+        """Write memories whole; ``history`` holds the versions they replace and
+        ``transcript`` what the write changes in conversations (see
+        :meth:`TranscriptBook.apply`)."""
         payload = {
             "op": "upsert",
             "records": _records(memories),
             "history": _history(history),
             "reembed": reembed,
+            "transcript": list(transcript),
         }
         self.check_writable()
         before = self._catalogue.get([m.id for m in memories])
         seq = self._ledger.push_intent(payload)
         try:
-            self._apply_upsert(seq, memories, history, reembed=reembed)
+            self._apply_upsert(seq, memories, history, reembed=reembed, transcript=transcript)
         except InvalidMemoryError:
             # Refused for what it is, not for where it goes (Chroma is fine): put back
             # what was written and forget it; replayed, it would fail at every open.
@@ -212,6 +222,7 @@ class Writer:
         history: list[tuple[Memory, float]],
         *,
         reembed: bool,
+        transcript: Sequence[dict[str, Any]] = (),
     ) -> None:
         replaced = {old.id: old for old, _ in history}
         try:
@@ -238,6 +249,8 @@ class Writer:
                     _ledger_index.add_history(db, old, changed_at)
                 _ledger_index.put_items(db, memories)
                 ConversationBook.touch(db, memories)
+                TranscriptBook.record(db, memories)
+                TranscriptBook.apply(db, transcript)
                 Ledger.settle_intent(db, seq)
         except (sqlite3.IntegrityError, sqlite3.ProgrammingError, ValueError, TypeError) as exc:
             if isinstance(exc, InvalidMemoryError):
@@ -261,6 +274,7 @@ class Writer:
             raise StoreUnavailableError(f"the memory could not be deleted: {exc}") from exc
         with self._ledger.transaction() as db:
             _ledger_index.remove_items(db, ids)
+            TranscriptBook.remove(db, ids)
             Ledger.settle_intent(db, seq)
 
     def _finish_or_promise(self, what: str, apply: Callable[[], None]) -> None:
@@ -278,9 +292,10 @@ class Writer:
 
     # -- forgetting -------------------------------------------------------------------
 
-    def forget(self, forgetting: Forgetting, now: float) -> None:
+    def forget(self, forgetting: Forgetting, now: float, choice: TranscriptChoice) -> None:
         """Apply a forget (``_forgetting.decide``) as one intent: the deletions, the
-        trimmed and revived facts with their history, and the rewrite jobs. Like a
+        trimmed and revived facts with their history, the rewrite jobs, and what
+        becomes of the forgotten turns in their conversations (``choice``). Like a
         delete, a storage failure half-way is finished at the next open."""
         new = [after for _, after in forgetting.changed]
         history = [(before, after.updated_at) for before, after in forgetting.changed]
@@ -291,12 +306,14 @@ class Writer:
             "history": _history(history),
             "jobs": [list(job) for job in forgetting.jobs],
             "at": now,
+            "transcript": choice.value,
         }
         self.check_writable()
         seq = self._ledger.push_intent(payload)
         deleted, jobs = list(forgetting.deleted), list(forgetting.jobs)
         self._finish_or_promise(
-            "forgetting", lambda: self._apply_forget(seq, deleted, new, history, jobs, now)
+            "forgetting",
+            lambda: self._apply_forget(seq, deleted, new, history, jobs, now, choice),
         )
 
     def _apply_forget(
@@ -307,9 +324,10 @@ class Writer:
         history: list[tuple[Memory, float]],
         jobs: list[tuple[str, str]],
         at: float,
+        choice: TranscriptChoice,
     ) -> None:
         self._forget_in_chroma(deleted, changed, history)
-        self._forget_in_ledger(seq, deleted, changed, history, jobs, at)
+        self._forget_in_ledger(seq, deleted, changed, history, jobs, at, choice)
 
     def _forget_in_chroma(
         self, deleted: list[str], changed: list[Memory], history: list[tuple[Memory, float]]
@@ -336,11 +354,14 @@ class Writer:
         history: list[tuple[Memory, float]],
         jobs: list[tuple[str, str]],
         at: float,
+        choice: TranscriptChoice,
     ) -> None:
-        """One transaction: the indexes, the history, the jobs and the intent settled."""
+        """One transaction: the indexes, the history, the jobs, the transcript and the
+        intent settled."""
         try:
             with self._ledger.transaction() as db:
                 _ledger_index.remove_items(db, deleted)
+                TranscriptBook.forgotten(db, deleted, choice)
                 for old, changed_at in history:
                     _ledger_index.add_history(db, old, changed_at)
                 _ledger_index.put_items(db, changed)
@@ -370,6 +391,7 @@ class Writer:
                         _memories(payload["records"]),
                         _versions(payload["history"]),
                         reembed=bool(payload["reembed"]),
+                        transcript=list(payload.get("transcript", [])),
                     )
                 elif payload["op"] == "forget":
                     self._apply_forget(
@@ -379,6 +401,7 @@ class Writer:
                         _versions(payload["history"]),
                         [(str(key), str(kind)) for key, kind in payload["jobs"]],
                         float(payload["at"]),
+                        TranscriptChoice(payload.get("transcript", TranscriptChoice.KEEP_WORDS)),
                     )
                 else:
                     raise InvalidMemoryError(f"unknown kind of write {payload['op']!r}")

@@ -18,12 +18,23 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
-from ._validation import check_id, check_memory, check_text, check_time
+from ._validation import check_id, check_label, check_memory, check_text, check_time
 from .errors import InvalidMemoryError
-from .records import Conversation, Kind, ListQuery, Memory, SortKey, State
+from .records import (
+    Conversation,
+    Kind,
+    ListQuery,
+    Memory,
+    SortKey,
+    State,
+    TranscriptTurn,
+    TurnState,
+)
 from .store import MemoryStore
+
+T = TypeVar("T")
 
 FORMAT = "mneme-memory-export"
 VERSION = 1
@@ -115,6 +126,36 @@ def conversation_from_dict(data: Any) -> Conversation:
     )
 
 
+def turn_from_dict(data: Any) -> TranscriptTurn:
+    """A turn of a conversation's transcript as exported (what was said)."""
+    if not isinstance(data, dict):
+        raise InvalidMemoryError("a turn must be a JSON object")
+    try:
+        state = TurnState(str(data.get("state")))
+    except ValueError:
+        raise InvalidMemoryError(f"unknown turn state {data.get('state')!r}") from None
+    said = check_time("said_at", _number("said_at", data.get("said_at")))
+    seq = data.get("seq")
+    role, speaker, text = data.get("role"), data.get("speaker"), data.get("text")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(role, str):
+        raise InvalidMemoryError("a turn needs its place (seq) and who said it (role)")
+    if speaker is not None and not isinstance(speaker, str):
+        raise InvalidMemoryError("a turn's speaker must be text")
+    if not isinstance(text, str):
+        raise InvalidMemoryError("a turn's words must be text")
+    assert said is not None
+    return TranscriptTurn(
+        check_id("a turn's id", data.get("id")),
+        check_id("a conversation's id", data.get("conversation_id")),
+        seq,
+        check_label("a turn's role", role) or "user",
+        check_label("a turn's speaker", speaker),
+        said,
+        check_text(text) if state is not TurnState.WITHHELD else "",
+        state,
+    )
+
+
 def _all(store: MemoryStore) -> Iterator[Memory]:
     offset = 0
     while True:
@@ -167,7 +208,11 @@ def export_json(store: MemoryStore, path: str | Path, progress: Progress | None 
             item = {"memory": _memory_dict(memory), "changed_at": changed_at}
             out.write(("," if i else "") + json.dumps(item, ensure_ascii=False) + "\n")
         conversations = [asdict(c) for c in store.conversations()]
-        out.write('], "conversations": ' + json.dumps(conversations, ensure_ascii=False) + "}\n")
+        out.write('], "conversations": ' + json.dumps(conversations, ensure_ascii=False))
+        out.write(', "transcript": [\n')
+        for i, turn in enumerate(store.transcripts()):
+            out.write(("," if i else "") + json.dumps(asdict(turn), ensure_ascii=False) + "\n")
+        out.write("]}\n")
 
     atomic_write(Path(path), write)
     if progress:
@@ -193,10 +238,27 @@ def read_export(path: str | Path) -> dict[str, Any]:
         raise ExportFormatError(
             f"{path} was written by a newer Mneme (export format {data.get('version')!r})"
         )
-    for key in ("memories", "history", "conversations"):
+    for key in ("memories", "history", "conversations", "transcript"):
         if not isinstance(data.get(key, []), list):
             raise ExportFormatError(f"{path}: {key!r} must be a list")
     return data
+
+
+def _each(
+    data: dict[str, Any],
+    key: str,
+    parse: Callable[[Any], T],
+    name: str,
+    report: ImportReport,
+) -> list[T]:
+    """Every entry of ``data[key]`` that parses; the others are skipped with the reason."""
+    parsed: list[T] = []
+    for i, raw in enumerate(data.get(key, [])):
+        try:
+            parsed.append(parse(raw))
+        except InvalidMemoryError as exc:
+            report.skipped.append(f"{name} #{i + 1}: {exc}")
+    return parsed
 
 
 def import_json(
@@ -205,12 +267,7 @@ def import_json(
     data = read_export(path)
     report = ImportReport()
     before = {c.id for c in store.conversations()}
-    memories: list[Memory] = []
-    for i, raw in enumerate(data.get("memories", [])):
-        try:
-            memories.append(memory_from_dict(raw))
-        except InvalidMemoryError as exc:
-            report.skipped.append(f"memory #{i + 1}: {exc}")
+    memories = _each(data, "memories", memory_from_dict, "memory", report)
     history: list[tuple[Memory, float]] = []
     for i, raw in enumerate(data.get("history", [])):
         try:
@@ -221,12 +278,10 @@ def import_json(
             history.append((memory_from_dict(raw.get("memory")), changed_at))
         except InvalidMemoryError as exc:
             report.skipped.append(f"history entry #{i + 1}: {exc}")
-    conversations: list[Conversation] = []
-    for i, raw in enumerate(data.get("conversations", [])):
-        try:
-            conversations.append(conversation_from_dict(raw))
-        except InvalidMemoryError as exc:
-            report.skipped.append(f"conversation #{i + 1}: {exc}")
+    conversations = _each(data, "conversations", conversation_from_dict, "conversation", report)
+    transcript = _each(data, "transcript", turn_from_dict, "turn", report)
+    # first: the words as said, which the turns' memories (perhaps edited) must not replace
+    store.restore_transcript(transcript)
 
     done = 0
     for start in range(0, len(memories), 500):

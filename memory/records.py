@@ -146,6 +146,52 @@ class Hit:
     explanation: ScoreExplanation = field(default_factory=ScoreExplanation)
 
 
+class TurnState(StrEnum):
+    """Where a turn of a conversation stands: the conversation is a record of what was
+    said; memory is what Mneme keeps and uses, and the two can part."""
+
+    REMEMBERED = "remembered"
+    """Shown in the conversation, and its memory (the episode) is kept and used."""
+    NOT_REMEMBERED = "not-remembered"
+    """Shown with its words, but its memory was forgotten: Mneme no longer uses it."""
+    WITHHELD = "withheld"
+    """Its memory was forgotten and its words too: shown as a gap ("[forgotten]")."""
+    REPLACED = "replaced"
+    """Replaced by a regenerated reply or an edited message: not shown."""
+
+
+class TranscriptChoice(StrEnum):
+    """What forgetting a turn's memory does to the conversation it was said in."""
+
+    KEEP_WORDS = "keep-words"
+    """The turn stays, with its words, marked as not remembered."""
+    HIDE_WORDS = "hide-words"
+    """The turn stays as a gap: its words are gone too."""
+    REMOVE_TURN = "remove-turn"
+    """The turn goes from the conversation as well."""
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptTurn:
+    """One turn of a conversation as it was said: its words stay as they were when its
+    memory is edited, and it may outlive its memory (see :class:`TurnState`)."""
+
+    id: str
+    """The turn's id, which its memory (the episode) shares while it is remembered."""
+    conversation_id: str
+    seq: int
+    role: str
+    speaker: str | None
+    said_at: float
+    text: str
+    """What was said ("" once withheld)."""
+    state: TurnState
+
+    @property
+    def remembered(self) -> bool:
+        return self.state is TurnState.REMEMBERED
+
+
 @dataclass(frozen=True, slots=True)
 class Conversation:
     id: str

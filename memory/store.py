@@ -13,12 +13,15 @@ store is opened:
   ``_usage.py`` and ``_jobs.py``: the per-machine books;
 * ``_forgetting.py``: what a forget takes with it; ``_conflicts.py``: settling
   a contradiction;
-* ``_search_index.py`` with ``retrieval.py``: search;
+* ``_search_index.py`` with ``retrieval.py``: search; ``_transcript.py``: what
+  was said in each conversation, apart from what is remembered;
 * ``_opening.py``, ``_maintenance.py``, ``backup.py``: the folder as a whole.
 
-Why it is still some 700 lines: it is the public API, about forty-five methods
-with their docstrings, each a few lines of checking and delegating; it holds
-no SQL and no write logic.
+Why it is still some 900 lines: it is the public API, about sixty methods
+with their docstrings (memories, conversations as said, forgetting and its
+undo), each a few lines of checking and delegating; it holds no SQL and no
+write logic. Opening is in two steps (the ledger, then Chroma when first
+needed; see :meth:`MemoryStore.open`) so that reading never waits for Chroma.
 """
 
 from __future__ import annotations
@@ -38,13 +41,14 @@ from . import backup as backups
 from ._chroma import TEXT_FORMAT
 from ._conversations import ConversationBook
 from ._filelock import FolderLock
-from ._forgetting import ForgetReport
+from ._forgetting import ForgetReport, ForgetUndo
 from ._jobs import JobBook
 from ._ledger import Ledger
 from ._ledger_reads import Catalogue
 from ._maintenance import Progress
 from ._opening import ServerLocation
 from ._search_index import StoreIndex
+from ._transcript import TranscriptBook
 from ._usage import UsageBook
 from ._validation import (
     check_changes,
@@ -57,7 +61,12 @@ from ._validation import (
 from ._writes import Writer
 from .backup import BackupInfo
 from .embedding import Embedder
-from .errors import EmbedderMismatchError, InvalidMemoryError, MemoryNotFoundError
+from .errors import (
+    EmbedderMismatchError,
+    InvalidMemoryError,
+    MemoryNotFoundError,
+    StoreUnavailableError,
+)
 from .records import (
     Author,
     Conversation,
@@ -69,7 +78,10 @@ from .records import (
     NewEpisode,
     Page,
     Scalar,
+    State,
     Stats,
+    TranscriptChoice,
+    TranscriptTurn,
 )
 from .retrieval import RetrievalConfig, Retriever, SearchFilter
 
@@ -110,6 +122,17 @@ def _new_id(kind: Kind) -> str:
     return f"{kind.value[:2]}-{uuid.uuid4().hex}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Vectors:
+    """The parts that need Chroma: opened with the store, or when first needed."""
+
+    client: Any
+    collection: Any
+    writer: Writer
+    index: StoreIndex
+    retriever: Retriever
+
+
 class MemoryStore:
     """Episodes, facts and summaries, searchable by meaning and by words."""
 
@@ -117,8 +140,6 @@ class MemoryStore:
         self,
         folder: Path,
         ledger: Ledger,
-        client: Any,
-        collection: Any,
         embedder: Embedder,
         lock: FolderLock,
         clock: Callable[[], float],
@@ -128,23 +149,21 @@ class MemoryStore:
         self.folder = folder
         self.server = server
         self._ledger = ledger
-        self._client = client
-        self._collection = collection
         self._embedder = embedder
         self._lock = lock
         self._clock = clock
+        self._retrieval = retrieval
         self._catalogue = Catalogue(ledger)
         self._jobs = JobBook(ledger)
         self._conversations = ConversationBook(ledger)
+        self._transcript = TranscriptBook(ledger)
         self._usage = UsageBook(ledger)
-        self._writer = Writer(folder, ledger, self._catalogue, collection, embedder)
-        self._index = StoreIndex(self._catalogue, collection, embedder)
+        self._vectors: _Vectors | None = None
         self._write_lock = threading.RLock()
         self._listeners = _Listeners()
         self._closed = False
         self.warnings: list[str] = []
         """Things the person should know about how the store was opened."""
-        self.retriever = Retriever(self._index, clock, retrieval)
 
     # -- opening ------------------------------------------------------------------
 
@@ -157,39 +176,108 @@ class MemoryStore:
         server: ServerLocation | None = None,
         clock: Callable[[], float] = time.time,
         retrieval: RetrievalConfig | None = None,
+        connect: bool = True,
     ) -> MemoryStore:
         """Open (or create) the store in ``folder``.
 
+        Without ``connect``, only the ledger is opened (a fraction of a second, where
+        Chroma takes seconds at 100,000 memories): listing, reading conversations and
+        browsing work at once, and Chroma is opened by :meth:`connect` or by the first
+        call that needs it (searching, writing). The store connects at once anyway
+        when the ledger cannot be trusted alone: after a crash left a write to finish,
+        with a new or rebuilt ledger, or on a server others may write to.
+
         Raises :class:`StoreLockedError` if another process has it open,
         :class:`EmbedderMismatchError` if it was indexed with another model
-        (nothing is changed; see :meth:`reindex`) and
-        :class:`StoreUnavailableError` if it cannot be read or written.
+        (nothing is changed; see :meth:`reindex`; raised by :meth:`connect` when
+        not connecting here) and :class:`StoreUnavailableError` if it cannot be read
+        or written.
         """
         folder = Path(folder)
         lock = _opening.prepare_folder(folder)
         ledger: Ledger | None = None
-        client: Any = None
+        store: MemoryStore | None = None
         warnings: list[str] = []
         try:
             ledger = _opening.open_ledger(_opening.ledger_path(folder, server), warnings)
-            client = _chroma.open_client(_opening.location(folder, server))
-            collection, others, _ = _chroma.find_collection(client, embedder)
-            if collection is None:
-                if others:
-                    raise EmbedderMismatchError(others[0], embedder.name)
-                collection = _chroma.create_collection(client, embedder)
-            store = cls(
-                folder, ledger, client, collection, embedder, lock, clock, retrieval, server
-            )
+            store = cls(folder, ledger, embedder, lock, clock, retrieval, server)
             store.warnings.extend(warnings)
-            store._recover()
+            if connect or warnings or not store._ledger_alone_is_current():
+                store.connect()
             return store
         except BaseException:
-            if ledger is not None:
-                ledger.close()
-            _chroma.close_client(client)
-            lock.release()
+            if store is not None:
+                store.close()
+            else:
+                if ledger is not None:
+                    ledger.close()
+                lock.release()
             raise
+
+    def _ledger_alone_is_current(self) -> bool:
+        """Whether reads from the ledger alone show what Chroma holds."""
+        return (
+            self.server is None and not self._ledger.pending_intents() and self._ledger.count() > 0
+        )
+
+    @property
+    def connected(self) -> bool:
+        """Whether Chroma is open (see :meth:`open`)."""
+        return self._vectors is not None
+
+    def connect(self) -> None:
+        """Open Chroma now and finish what recovery needs (idempotent; see :meth:`open`)."""
+        self._connected()
+
+    def _connected(self) -> _Vectors:
+        vectors = self._vectors
+        if vectors is not None:
+            return vectors
+        with self._write_lock:
+            if self._vectors is not None:
+                return self._vectors
+            if self._closed:
+                raise StoreUnavailableError("the memory is closed")
+            client = _chroma.open_client(_opening.location(self.folder, self.server))
+            try:
+                collection, others, _ = _chroma.find_collection(client, self._embedder)
+                if collection is None:
+                    if others:
+                        raise EmbedderMismatchError(others[0], self._embedder.name)
+                    collection = _chroma.create_collection(client, self._embedder)
+                writer = Writer(
+                    self.folder, self._ledger, self._catalogue, collection, self._embedder
+                )
+                index = StoreIndex(self._catalogue, collection, self._embedder)
+                retriever = Retriever(index, self._clock, self._retrieval)
+                self._vectors = _Vectors(client, collection, writer, index, retriever)
+                self._recover()
+            except BaseException:
+                self._vectors = None
+                _chroma.close_client(client)
+                raise
+            return self._vectors
+
+    @property
+    def _client(self) -> Any:
+        return self._connected().client
+
+    @property
+    def _collection(self) -> Any:
+        return self._connected().collection
+
+    @property
+    def _writer(self) -> Writer:
+        return self._connected().writer
+
+    @property
+    def _index(self) -> StoreIndex:
+        return self._connected().index
+
+    @property
+    def retriever(self) -> Retriever:
+        """Search's ranking over this store (opens Chroma if it is not yet)."""
+        return self._connected().retriever
 
     def _recover(self) -> None:
         """Bring the ledger and vectors up to date after a crash, an upgrade or another machine."""
@@ -209,7 +297,9 @@ class MemoryStore:
         with self._write_lock:
             self._closed = True
             self._ledger.close()
-            _chroma.close_client(self._client)
+            if self._vectors is not None:
+                _chroma.close_client(self._vectors.client)
+                self._vectors = None
             self._lock.release()
 
     def __enter__(self) -> MemoryStore:
@@ -244,9 +334,14 @@ class MemoryStore:
     # -- writing ------------------------------------------------------------------
 
     def _commit(
-        self, memories: list[Memory], history: list[tuple[Memory, float]], *, reembed: bool = True
+        self,
+        memories: list[Memory],
+        history: list[tuple[Memory, float]],
+        *,
+        reembed: bool = True,
+        transcript: Sequence[dict[str, Any]] = (),
     ) -> None:
-        self._writer.upsert(memories, history, reembed=reembed)
+        self._writer.upsert(memories, history, reembed=reembed, transcript=transcript)
         self._index.written(memories)
 
     def add_episodes(self, episodes: Sequence[NewEpisode]) -> list[Memory]:
@@ -262,8 +357,10 @@ class MemoryStore:
                 if not episode.conversation_id or not isinstance(episode.conversation_id, str):
                     raise InvalidMemoryError("an episode needs a conversation id")
                 conv = episode.conversation_id
-                if conv not in next_seq:
-                    next_seq[conv] = self._catalogue.next_seq(conv)
+                if conv not in next_seq:  # after every turn said, remembered or not
+                    next_seq[conv] = max(
+                        self._catalogue.next_seq(conv), self._transcript.last_seq(conv) + 1
+                    )
                 said = check_time("said_at", episode.said_at)
                 memories.append(
                     Memory(
@@ -394,22 +491,57 @@ class MemoryStore:
         self._listeners.emit(Change(deleted=tuple(existing)))
         return DeleteReport(tuple(existing), tuple(derived))
 
-    def forget(self, ids: Iterable[str]) -> ForgetReport:
+    def forget(
+        self,
+        ids: Iterable[str],
+        *,
+        transcript: TranscriptChoice = TranscriptChoice.KEEP_WORDS,
+    ) -> ForgetReport:
         """Delete memories and everything that only they supported (see ``_forgetting``),
         in one write: facts they partly supported lose them as sources, facts a deleted
         fact superseded are current again, and summaries that used them are deleted now
-        and queued to be written again."""
+        and queued to be written again. The conversations the forgotten turns were said
+        in keep them as ``transcript`` says (see ``_transcript.py``)."""
         wanted = list(dict.fromkeys(ids))
+        choice = TranscriptChoice(transcript)
         with self._write_lock:
             now = self._clock()
             forgetting = _forgetting.decide(self._catalogue, wanted, now)
             if not forgetting.deleted:
                 return forgetting.report
-            self._writer.forget(forgetting, now)
+            self._writer.forget(forgetting, now, choice)
             self._index.reload_speakers()
         updated = tuple(new.id for _, new in forgetting.changed)
         self._listeners.emit(Change(updated=updated, deleted=forgetting.deleted))
         return forgetting.report
+
+    def capture_forget(self, ids: Iterable[str]) -> ForgetUndo:
+        """What forgetting ``ids`` would change, as it is now: hand it to
+        :meth:`undo_forget` to take the forget back. Kept by the caller, in memory."""
+        with self._write_lock:
+            return _forgetting.capture(self._catalogue, self._transcript, list(dict.fromkeys(ids)))
+
+    def undo_forget(self, undo: ForgetUndo) -> list[str]:
+        """Put back what a forget took (see :meth:`capture_forget`): the memories with
+        their history, the facts as they were, the turns in their conversations as they
+        were. Returns the ids put back; what was written again since is kept."""
+        with self._write_lock:
+            back = self.restore(list(undo.deleted), list(undo.history))
+            self.put_back_turns(undo.turns)
+            for before in undo.changed:
+                current = self.get_many([before.id])
+                if current and current[0].version > before.version:
+                    self.update(
+                        before.id,
+                        author=Author.USER,
+                        sources=before.sources,
+                        state=before.state,
+                        valid_to=before.valid_to,
+                        superseded_by=before.superseded_by,
+                    )
+        conversations = tuple({t.conversation_id for t in undo.turns})
+        self._listeners.emit(Change(added=tuple(back), updated=conversations))
+        return back
 
     def forget_preview(self, ids: Iterable[str]) -> tuple[list[Memory], list[Memory]]:
         """What :meth:`forget` would delete, and the facts it would keep with fewer sources."""
@@ -517,6 +649,11 @@ class MemoryStore:
         """A page of memories, filtered and sorted, with the total over all pages."""
         return self._catalogue.page(query)
 
+    def position(self, memory_id: str, query: ListQuery) -> int | None:
+        """The row at which :meth:`browse` with ``query`` lists a memory (None if the
+        query's filters leave it out)."""
+        return self._catalogue.position(memory_id, query)
+
     def facts_as_of(self, when: float) -> list[Memory]:
         """The facts that were true at ``when``: superseded ones included, if they were
         still valid then."""
@@ -604,18 +741,89 @@ class MemoryStore:
             self._listeners.emit(Change(updated=tuple(c.id for c in conversations)))
 
     def delete_conversation(self, conversation_id: str, *, forget: bool) -> DeleteReport:
-        """Drop a conversation from the list; with ``forget``, delete its turns too.
+        """Drop a conversation from the list, with what was said in it; with ``forget``,
+        forget its turns too (and what only they supported).
 
         Without ``forget`` its turns stay in memory and keep being recalled.
         """
         report = DeleteReport((), ())
         if forget:
             turns = self.conversation(conversation_id, superseded=True)
-            forgotten = self.forget([m.id for m in turns])
+            forgotten = self.forget([m.id for m in turns], transcript=TranscriptChoice.REMOVE_TURN)
             report = DeleteReport(forgotten.deleted, forgotten.trimmed)
         self._conversations.delete(conversation_id)
         self._listeners.emit(Change(deleted=(conversation_id,)))
         return report
+
+    # -- what was said ------------------------------------------------------------
+
+    def transcript(self, conversation_id: str, *, replaced: bool = False) -> list[TranscriptTurn]:
+        """A conversation as it was said, in order: its turns with their words as they
+        were said (a memory edited since keeps its own text), also turns whose memory
+        was forgotten if the person kept them (see :class:`TurnState`); with
+        ``replaced``, the turns a regenerated reply or an edit replaced too."""
+        return self._transcript.turns(conversation_id, replaced=replaced)
+
+    def put_back_turns(self, turns: Sequence[TranscriptTurn]) -> None:
+        """Turns exactly as they were (undoing a forget or a deletion), whatever they
+        are now."""
+        if turns:
+            with self._write_lock, self._ledger.transaction() as db:
+                TranscriptBook.put_back(db, turns)
+            self._listeners.emit(Change(updated=tuple({t.conversation_id for t in turns})))
+
+    def transcripts(self) -> list[TranscriptTurn]:
+        """Every conversation's turns as said (for a lossless export)."""
+        return self._transcript.everything()
+
+    def restore_transcript(self, turns: Sequence[TranscriptTurn]) -> None:
+        """Put back turns as exported (the import path); turns already here are kept."""
+        if turns:
+            with self._write_lock, self._ledger.transaction() as db:
+                TranscriptBook.restore(db, turns)
+            self._listeners.emit(Change(updated=tuple({t.conversation_id for t in turns})))
+
+    def transcript_turns(self, ids: Sequence[str]) -> dict[str, TranscriptTurn]:
+        """These turns as said (those still in a conversation), by id."""
+        return self._transcript.get(list(ids))
+
+    def replace_turns(self, ids: Sequence[str], *, author: Author = Author.USER) -> None:
+        """Turns a regenerated reply or an edited message replaces: gone from their
+        conversation; their memories stay in memory as superseded versions. One write."""
+        wanted = list(dict.fromkeys(ids))
+        with self._write_lock:
+            now = self._clock()
+            olds = [m for m in self.get_many(wanted) if m.state is not State.SUPERSEDED]
+            news = [
+                replace(
+                    m, state=State.SUPERSEDED, version=m.version + 1, author=author, updated_at=now
+                )
+                for m in olds
+            ]
+            self._commit(
+                news,
+                [(m, now) for m in olds],
+                reembed=False,
+                transcript=[{"op": "replace", "ids": wanted}],
+            )
+        self._listeners.emit(Change(updated=tuple(wanted)))
+
+    def change_words(self, turn_id: str, text: str, *, author: Author = Author.USER) -> Memory:
+        """What was said in a turn changes (the person edited their message, a reply was
+        continued): its words in the conversation and its memory, in one write."""
+        text = check_text(text)
+        with self._write_lock:
+            old = self.get(turn_id)
+            new = replace(
+                old, text=text, version=old.version + 1, author=author, updated_at=self._clock()
+            )
+            self._commit(
+                [new],
+                [(old, new.updated_at)],
+                transcript=[{"op": "words", "id": turn_id, "text": text}],
+            )
+        self._listeners.emit(Change(updated=(turn_id,)))
+        return new
 
     # -- the folder as a whole ----------------------------------------------------
 

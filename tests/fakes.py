@@ -43,6 +43,15 @@ class ScriptedLLM:
     def count_messages(self, messages: Sequence[ChatMessage]) -> int:
         return sum(self.count_tokens(m.content) + 3 for m in messages) + 2
 
+    def read_prompt(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        cancel: CancelToken | None = None,
+        continue_last: bool = False,
+    ) -> Iterator[tuple[int, int]]:
+        return iter(())
+
     def stream_chat(
         self,
         messages: Sequence[ChatMessage],

@@ -8,13 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QFrame, QPlainTextEdit, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QPlainTextEdit, QScrollArea, QVBoxLayout, QWidget
 
-from mneme.memory import Hit
+from mneme.memory import Hit, TurnState
 
 from .message_widget import MessageWidget
+
+EMPTY_HINT = (
+    "Say anything to start. Mneme remembers what you tell it, so later conversations can "
+    "build on it; Memories… (Ctrl+M) shows everything it keeps, and you can change or "
+    "forget any of it."
+)
 
 
 class ChatView(QScrollArea):
@@ -34,6 +40,12 @@ class ChatView(QScrollArea):
         self._layout = QVBoxLayout(self._content)
         self._layout.setContentsMargins(8, 8, 8, 8)
         self._layout.setSpacing(8)
+        self.hint = QLabel(EMPTY_HINT, self._content)
+        self.hint.setObjectName("emptyChatHint")
+        self.hint.setWordWrap(True)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setStyleSheet("color: palette(placeholder-text); padding: 40px;")
+        self._layout.addWidget(self.hint)
         self._layout.addStretch(1)
         self.setWidget(self._content)
         self.messages: list[MessageWidget] = []
@@ -63,10 +75,18 @@ class ChatView(QScrollArea):
         message.regenerateRequested.connect(self.regenerateRequested)
         message.editSubmitted.connect(lambda text, m=message: self._edit_submitted(m, text))
         message.memoryActivated.connect(self.memoryActivated)
+        message.editingStarted.connect(lambda m=message: self._bring_into_view(m))
         self._layout.insertWidget(self._layout.count() - 1, message)
         self.messages.append(message)
+        self.hint.hide()
         self._update_actions()
         return message
+
+    def _bring_into_view(self, message: MessageWidget) -> None:
+        """An editor opened on a message scrolled out of sight is brought into view (once
+        laid out, as it grew)."""
+        self._follow = False
+        QTimer.singleShot(0, lambda: self.ensureWidgetVisible(message.edit_area, 0, 40))
 
     def add_message(
         self,
@@ -77,12 +97,16 @@ class ChatView(QScrollArea):
         used: Sequence[Hit] = (),
         note: str | None = None,
         memory_id: str | None = None,
+        state: TurnState = TurnState.REMEMBERED,
+        corrected: bool = False,
     ) -> MessageWidget:
         message = self._add(
             MessageWidget(role, text, when=when, memory_id=memory_id, parent=self._content)
         )
         if used or note:
             message.finish(note, used)
+        if state is not TurnState.REMEMBERED or corrected:
+            message.set_remembrance(state, corrected=corrected)
         return message
 
     def begin_reply(self) -> MessageWidget:
@@ -91,10 +115,19 @@ class ChatView(QScrollArea):
         self.scroll_to_bottom()
         return self._reply
 
+    def show_reading(self, percent: int) -> None:
+        """Before the first word of a reply to a long message: how far the model read it."""
+        if self._reply is None:
+            self.begin_reply()
+        assert self._reply is not None
+        self._reply.set_note(f"reading your message… {percent}%")
+
     def append_token(self, text: str) -> None:
         if self._reply is None:
             self.begin_reply()
         assert self._reply is not None
+        if self._reply.note:
+            self._reply.set_note(None)  # read: the reply itself is the progress now
         self._reply.append(text)
 
     def end_reply(
@@ -118,8 +151,13 @@ class ChatView(QScrollArea):
             reply.actions_visible(True)
         self._update_actions()
 
-    def shown_memories(self) -> set[str]:
-        return {m.memory_id for m in self.messages if m.memory_id}
+    def shown_memories(self, *, forgotten: bool = False) -> set[str]:
+        """The ids of the turns shown (with ``forgotten``: those no longer remembered)."""
+        return {
+            m.memory_id
+            for m in self.messages
+            if m.memory_id and (not forgotten or m.turn_state is not TurnState.REMEMBERED)
+        }
 
     def editing(self) -> bool:
         return any(m.editing for m in self.messages)
@@ -159,6 +197,7 @@ class ChatView(QScrollArea):
         self.messages = []
         self._reply = None
         self._follow = True
+        self.hint.show()
 
     def set_busy(self, busy: bool) -> None:
         """While a reply is being made, nothing can be edited or regenerated."""

@@ -24,12 +24,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mneme.memory import Hit
+from mneme.assistant.memories import TopicMatch
+from mneme.assistant.words import count, describe
 
 from .core_op import CoreOp
 from .forget_dialog import ForgetDialog
 from .look import ERROR_STYLE
-from .memory_detail import describe
 from .session import AppSession
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -115,27 +115,36 @@ class ForgetTopicDialog(QDialog):
             lambda why: self.error.setText(f"The search failed: {why}")
         ).run()
 
-    def _found(self, hits: list[Hit]) -> None:
+    def _found(self, found: list[TopicMatch]) -> None:
         self.matches.blockSignals(True)
         self.matches.clear()
-        for hit in hits:
-            item = QListWidgetItem(f"{describe(hit.memory)}  (score {hit.score:.2f})")
-            item.setToolTip(f"{hit.memory.text[:2000]}\n\n{hit.explanation.describe()}")
-            item.setData(ID_ROLE, hit.memory.id)
+        for match in found:
+            kept = f" — not checked: {match.left_out}" if match.left_out else ""
+            item = QListWidgetItem(f"{describe(match.memory)}  ({match.reason}{kept})")
+            item.setToolTip(match.memory.text[:2000])
+            item.setData(ID_ROLE, match.memory.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked)
+            checked = match.left_out is None
+            item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
             self.matches.addItem(item)
         self.matches.blockSignals(False)
         topic = self.topic.text().strip()
-        if hits:
-            self.status.setText(
-                f"{len(hits)} memories are about “{topic}”. Uncheck any to keep, then "
-                "press “Forget checked…”."
+        left_out = sum(m.left_out is not None for m in found)
+        if found:
+            text = (
+                f"{count(len(found), 'memory is', 'memories are')} about “{topic}”. "
+                "Uncheck any you want Mneme to keep, then press “Forget checked…”."
             )
+            if left_out:
+                text += (
+                    f" {count(left_out, 'memory is', 'memories are')} not checked because you "
+                    "pinned them; check them to forget them too."
+                )
+            self.status.setText(text)
         else:
             self.status.setText(f"No memory is about “{topic}”.")
         self._update()
-        self.searched.emit(len(hits))
+        self.searched.emit(len(found))
 
     def _check_all(self, checked: bool) -> None:
         state = Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked

@@ -8,6 +8,7 @@ signals.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -31,19 +32,30 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mneme.assistant.chat import Finished, Reply, Token, new_conversation_id
+from mneme.assistant.chat import (
+    Finished,
+    MessageFit,
+    Reading,
+    Reply,
+    Token,
+    new_conversation_id,
+)
 from mneme.assistant.consolidation import RunReport
 from mneme.assistant.conversations import Turn
+from mneme.assistant.errors import Part
+from mneme.assistant.words import count as count_words
 from mneme.memory import Change, Conversation
 
 from .chat_view import ChatView, MessageInput
 from .contradictions import ContradictionsInbox
+from .core_op import CoreOp
 from .memory_manager import MemoryManager
 from .model_manager import ModelManagerDialog
 from .runs_dialog import RunsDialog
 from .session import AppSession, PartState
 from .settings_dialog import SettingsDialog
 from .transfer_dialog import ExportDialog, ImportDialog
+from .undo_bar import UndoBar
 
 CONVERSATION_ROLE = Qt.ItemDataRole.UserRole + 1
 _BANNER_STYLE = "QLabel { background: %s; color: %s; padding: 8px; border-radius: 4px; }"
@@ -71,6 +83,10 @@ class MainWindow(QMainWindow):
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(250)
         self._search_timer.timeout.connect(self._search_conversations)
+        self._fit_timer = QTimer(self)
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.setInterval(self.FIT_CHECK_MS)
+        self._fit_timer.timeout.connect(self._check_fit)
         self._build()
         self._build_menus()
         self._connect()
@@ -140,6 +156,12 @@ class MainWindow(QMainWindow):
         center_layout.addWidget(self.banner)
         center_layout.addWidget(self.temporary_banner)
         center_layout.addWidget(self.chat_view, 1)
+        self.too_long = QLabel()
+        self.too_long.setObjectName("tooLong")
+        self.too_long.setWordWrap(True)
+        self.too_long.setStyleSheet("color: #8a4b00;")
+        self.too_long.hide()
+        center_layout.addWidget(self.too_long)
         center_layout.addLayout(input_row)
 
         self.memories_button = QPushButton("Memories…")
@@ -159,6 +181,8 @@ class MainWindow(QMainWindow):
         self.model_status = QLabel("Model: loading…")
         self.model_status.setObjectName("modelStatus")
         self.memory_status = QLabel("Memory: opening…")
+        self._memory_text = "Memory: opening…"
+        self._searching_soon = False
         self.memory_status.setObjectName("memoryStatus")
         self.consolidation_status = QLabel("")
         self.consolidation_status.setObjectName("consolidationStatus")
@@ -168,7 +192,9 @@ class MainWindow(QMainWindow):
         self.review_button.setFlat(True)
         self.review_button.setToolTip("Facts that contradict each other: decide which holds")
         self.review_button.hide()
+        self.undo_bar = UndoBar(self.session, self)
         self.statusBar().addWidget(self.model_status, 1)
+        self.statusBar().addPermanentWidget(self.undo_bar)
         self.statusBar().addPermanentWidget(self.consolidation_status)
         self.statusBar().addPermanentWidget(self.review_button)
         self.statusBar().addPermanentWidget(self.memory_status)
@@ -224,6 +250,7 @@ class MainWindow(QMainWindow):
         s = self.session
         s.modelState.connect(self._model_state)
         s.memoryState.connect(self._memory_state)
+        s.searchReady.connect(self._search_ready)
         s.memoriesChanged.connect(self._memories_changed)
         s.memoryCount.connect(self._memory_count)
         s.replyEvent.connect(self._reply_event)
@@ -243,6 +270,7 @@ class MainWindow(QMainWindow):
         self.review_button.clicked.connect(self.show_inbox)
         self.input.submitted.connect(self.send)
         self.input.textChanged.connect(self._update_buttons)
+        self.input.textChanged.connect(self._text_changed)
         self.send_button.clicked.connect(self.input.submit)
         self.stop_button.clicked.connect(self.session.stop)
         self.new_button.clicked.connect(self.new_conversation)
@@ -285,7 +313,8 @@ class MainWindow(QMainWindow):
 
     def _memory_state(self, state: str, detail: str) -> None:
         if state == PartState.READY:
-            self.memory_status.setText(f"Memory: {detail}")
+            self._memory_text = f"Memory: {detail}"
+            self._show_memory_status()
             self.session.load_conversations()
         elif state == PartState.FAILED:
             self.memory_status.setText("Memory: unavailable")
@@ -389,18 +418,19 @@ class MainWindow(QMainWindow):
         return self.model_manager
 
     def _consolidation_progress(self, done: int, total: int, what: str) -> None:
-        self.consolidation_status.setText(f"Consolidating memory {done}/{total}: {what}")
+        self.consolidation_status.setText(f"Tidying memory ({done} of {total} done)…")
+        self.consolidation_status.setToolTip(what)
 
     def _consolidation_finished(self, report: RunReport | None) -> None:
         if report is None:
             self.consolidation_status.setText("")
             return
         if report.status == "interrupted":
-            text = "Consolidation paused (the model was needed); it resumes when idle"
+            text = "Tidying memory paused (the model was needed); it goes on when you are idle"
         elif report.jobs_done or report.archived:
             text = (
-                f"Memory consolidated: {len(report.added)} new facts, "
-                f"{len(report.summarised)} summaries"
+                f"Memory tidied: {count_words(len(report.added), 'new fact')}, "
+                f"{count_words(len(report.summarised), 'summary', 'summaries')}"
                 + (f", {len(report.contradictions)} to review" if report.contradictions else "")
             )
         else:
@@ -408,16 +438,35 @@ class MainWindow(QMainWindow):
         self.consolidation_status.setText(text)
 
     def _memories_changed(self, change: Change) -> None:
-        """Turns shown here were deleted (in the memory manager, by retention): show the
-        conversation as it is now, unless the person is busy with it."""
-        gone = set(change.deleted) & self.chat_view.shown_memories()
+        """The memories of turns shown here were forgotten, edited or put back (in the
+        memory manager, by retention, by an undo): show the conversation as it is now,
+        unless the person is busy with it."""
+        back = set(change.added) & self.chat_view.shown_memories(forgotten=True)
+        gone = ({*change.deleted, *change.updated} & self.chat_view.shown_memories()) | back
         busy = self.session.generating or self.chat_view.editing()
         if gone and not busy and not self.temporary:
             self.session.load_conversation(self.conversation_id)
             self.session.load_conversations(self.search.text())
 
     def _memory_count(self, count: int) -> None:
-        self.memory_status.setText(f"Memory: {count:,} memories")
+        self._memory_text = f"Memory: {count_words(count, 'memory', 'memories')}"
+        self._show_memory_status()
+
+    def _search_ready(self, ready: bool) -> None:
+        self._searching_soon = not ready
+        self._show_memory_status()
+
+    def _show_memory_status(self) -> None:
+        """The count, and while the embedding model loads behind the window, that memory
+        search (and what needs it) waits for it."""
+        soon = " · search getting ready…" if self._searching_soon else ""
+        self.memory_status.setText(self._memory_text + soon)
+        self.memory_status.setToolTip(
+            "Your conversations and memories can be read now; searching them (and replies "
+            "that recall them) waits a few seconds while the search model loads."
+            if soon
+            else ""
+        )
 
     # -- conversations ------------------------------------------------------------
 
@@ -430,8 +479,12 @@ class MainWindow(QMainWindow):
 
     def _conversations_loaded(self, listed: Sequence[Conversation]) -> None:
         self.conversations.clear()
+        titles = Counter(conv.title or "Untitled" for conv in listed)
         for conv in listed:
-            item = QListWidgetItem(conv.title or "Untitled")
+            title = conv.title or "Untitled"
+            if titles[title] > 1:  # the same title twice: when each was, tells them apart
+                title += time.strftime(" · %d %b %H:%M", time.localtime(conv.updated_at))
+            item = QListWidgetItem(title)
             item.setData(CONVERSATION_ROLE, conv.id)
             item.setToolTip(time.strftime("%Y-%m-%d %H:%M", time.localtime(conv.updated_at)))
             self.conversations.addItem(item)
@@ -457,13 +510,15 @@ class MainWindow(QMainWindow):
         if conversation_id != self.conversation_id or self.session.generating:
             return  # the person moved on meanwhile
         self.chat_view.reset()
-        for memory, used in ((t.memory, t.used) for t in turns):
+        for turn in turns:
             self.chat_view.add_message(
-                memory.role or "user",
-                memory.text,
-                when=memory.said_at,
-                used=used,
-                memory_id=memory.id,
+                turn.said.role,
+                turn.text,
+                when=turn.said.said_at,
+                used=turn.used,
+                memory_id=turn.id,
+                state=turn.said.state,
+                corrected=turn.corrected,
             )
         if self._scroll_to is not None:
             self.chat_view.scroll_to_memory(self._scroll_to)
@@ -622,8 +677,46 @@ class MainWindow(QMainWindow):
             self.chat_view.truncate_after(index)
             self._begin()
 
+    FIT_CHECK_MS = 400
+    LONG_MESSAGE_CHARS = 2000
+    """Shorter messages always fit: the model is not asked."""
+
+    def _text_changed(self) -> None:
+        if len(self.input.toPlainText()) > self.LONG_MESSAGE_CHARS:
+            self._fit_timer.start()
+        else:
+            self._fit_timer.stop()
+            self.session.drop_answers(self, "fit")
+            self.too_long.hide()
+
+    def _check_fit(self) -> None:
+        """A message longer than the model can read is said so as it is pasted, not after
+        the model has read it."""
+        text = self.input.toPlainText()
+
+        def said(fit: MessageFit) -> None:
+            self.too_long.setVisible(not fit.fits)
+            self.too_long.setText(
+                "This message is longer than the model can read: it will read about the "
+                f"first {fit.read_share:.0%} of it, and the rest is left out. Split it in "
+                "parts, or choose a model that reads more (Settings → Models…)."
+            )
+
+        CoreOp(
+            self.session,
+            lambda core: core.chat().fit(text),
+            parent=self,
+            name="check a message's length",
+            needs=(Part.MODEL,),
+            key="fit",
+        ).success(said).run()
+
     def _reply_event(self, event: object) -> None:
-        if isinstance(event, Token):
+        if isinstance(event, Reading):
+            percent = event.done * 100 // max(1, event.total)
+            self.chat_view.show_reading(percent)
+            self.model_status.setText(f"Model: reading your message… {percent}% (Esc stops)")
+        elif isinstance(event, Token):
             self._reply_pieces += 1
             self.chat_view.append_token(event.text)
             elapsed = time.perf_counter() - self._reply_started

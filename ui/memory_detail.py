@@ -24,25 +24,43 @@ from PySide6.QtWidgets import (
 )
 
 from mneme.assistant.memories import MemoryOverview
-from mneme.memory import Kind, Memory, MemoryNotFoundError, Run, RunAction
+from mneme.assistant.words import (
+    STATE_HELP,
+    STATE_NAMES,
+    author_name,
+    describe,
+    kind_name,
+    one_line,
+)
+from mneme.memory import Author, Kind, Memory, MemoryNotFoundError, Run, RunAction
 
 from .core_op import CoreOp, Failure
 from .look import as_sentence
-from .memory_table import fill_history, one_line, when
+from .memory_table import fill_history, when
 from .session import AppSession
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
-def describe(memory: Memory) -> str:
-    who = f"{memory.role}: " if memory.role else ""
-    return f"{memory.kind.value} · {when(memory.said_at)} · {who}{one_line(memory.text, 160)}"
+_DID = {
+    RunAction.READ: "read it",
+    RunAction.ADDED: "wrote it",
+    RunAction.UPDATED: "changed it",
+    RunAction.DELETED: "removed it",
+}
+_RUN_STATUS = {
+    "done": "finished",
+    "running": "running",
+    "interrupted": "paused",
+    "failed": "failed",
+}
+TABS = ("Comes from", "Led to", "Earlier versions", "Changes by Mneme")
 
 
 def _run_line(run: Run, actions: tuple[RunAction, ...]) -> str:
-    did = ", ".join(a.value for a in actions)
-    status = run.status + (", undone" if run.undone else "")
-    return f"{when(run.started_at)} · {did} · {status}"
+    did = ", ".join(_DID.get(a, a.value) for a in actions)
+    status = "taken back" if run.undone else _RUN_STATUS.get(run.status, run.status)
+    return f"{when(run.started_at)}: tidying its memory, Mneme {did} ({status})"
 
 
 class MemoryDetailPane(QWidget):
@@ -93,18 +111,22 @@ class MemoryDetailPane(QWidget):
         self.restore_button.clicked.connect(self._restore)
         self.runs = QListWidget(self)
         self.runs.setObjectName("runsList")
-        self.undo_button = QPushButton("Undo this run…", self)
+        self.undo_button = QPushButton("Take back that tidying…", self)
         self.undo_button.setObjectName("undoRun")
-        self.undo_button.setToolTip("Take back everything the selected consolidation run did")
+        self.undo_button.setToolTip("Take back everything Mneme wrote or changed in that run")
         self.undo_button.clicked.connect(self._undo)
         self.history.currentRowChanged.connect(self._update_buttons)
         self.runs.currentRowChanged.connect(self._update_buttons)
 
         self.tabs = QTabWidget(self)
-        self.tabs.addTab(self.sources, "Made from")
-        self.tabs.addTab(self.derived, "Derived")
-        self.tabs.addTab(self._with_button(self.history, self.restore_button), "History")
-        self.tabs.addTab(self._with_button(self.runs, self.undo_button), "Runs")
+        self.tabs.addTab(self.sources, TABS[0])
+        self.tabs.setTabToolTip(0, "What this memory was learnt from")
+        self.tabs.addTab(self.derived, TABS[1])
+        self.tabs.setTabToolTip(1, "Facts and summaries learnt from this memory")
+        self.tabs.addTab(self._with_button(self.history, self.restore_button), TABS[2])
+        self.tabs.setTabToolTip(2, "How this memory read before it was changed")
+        self.tabs.addTab(self._with_button(self.runs, self.undo_button), TABS[3])
+        self.tabs.setTabToolTip(3, "When Mneme tidied its memory and touched this one")
         self.status = QLabel("", self)
         self.status.setObjectName("detailStatus")
         self.status.setWordWrap(True)
@@ -196,8 +218,10 @@ class MemoryDetailPane(QWidget):
         self.shown = loaded
         memory = loaded.details.memory
         pinned = " · pinned" if memory.pinned else ""
-        scope = f" ({memory.scope})" if memory.scope else ""
-        self.heading.setText(f"<b>{memory.kind.value}{scope}</b> · {memory.state.value}{pinned}")
+        self.heading.setText(
+            f"<b>{kind_name(memory).capitalize()}</b> · {STATE_NAMES[memory.state]}{pinned}"
+        )
+        self.heading.setToolTip(STATE_HELP[memory.state])
         self.text.setPlainText(memory.text)
         self.facts.setText(self._facts(loaded))
         self._fill(self.sources, loaded.details.sources)
@@ -235,24 +259,26 @@ class MemoryDetailPane(QWidget):
 
     def _facts(self, loaded: MemoryOverview) -> str:
         m = loaded.details.memory
-        lines = [
-            f"Said {when(m.said_at)} · stored {when(m.stored_at)} · updated {when(m.updated_at)}",
-            f"Importance {m.importance:.2f} · confidence {m.confidence:.2f} · "
-            f"version {m.version} by {m.author.value}",
-        ]
-        if m.conversation_id:
-            title = loaded.conversation.title if loaded.conversation else ""
-            where = f"“{title}”" if title else m.conversation_id
-            turn = f", turn {m.seq}" if m.kind is Kind.EPISODE else ""
-            lines.append(f"From the conversation {where}{turn}")
-        if m.valid_from is not None or m.valid_to is not None:
-            since = when(m.valid_from) if m.valid_from is not None else "always"
-            until = when(m.valid_to) if m.valid_to is not None else "now"
-            lines.append(f"True from {since} until {until}")
-        if m.superseded_by:
-            lines.append(f"Replaced by {m.superseded_by}")
+        title = (loaded.conversation.title if loaded.conversation else "") or "Untitled"
+        if m.kind is Kind.EPISODE:
+            first = f"Said {when(m.said_at)}"
+            if m.conversation_id:
+                first += f" in the conversation “{title}”"
+            if m.author is not Author.CHAT:
+                first += f" ({author_name(m.author)})"
+        else:
+            first = f"{author_name(m.author).capitalize()}, {when(m.said_at)}"
+            if m.conversation_id:
+                first += f", from the conversation “{title}”"
+        lines = [first]
+        if m.version > 1:
+            lines.append(f"Changed {when(m.updated_at)} (version {m.version})")
+        if loaded.said is not None and loaded.said.text != m.text:
+            lines.append(f"Said as: “{one_line(loaded.said.text, 300)}” (you corrected it)")
+        if m.valid_to is not None:
+            lines.append(f"True until {when(m.valid_to)}; a newer fact replaced it")
         if m.sources and len(loaded.details.sources) < len(m.sources):
-            lines.append(f"{len(m.sources) - len(loaded.details.sources)} sources were forgotten")
+            lines.append("Some of what it came from was forgotten since")
         return "\n".join(lines)
 
     def _fill(self, widget: QListWidget, memories: tuple[Memory, ...]) -> None:
@@ -266,9 +292,7 @@ class MemoryDetailPane(QWidget):
     def _retitle(self) -> None:
         counts = [self.sources.count(), self.derived.count(), self.history.count()]
         counts.append(self.runs.count())
-        for tab, (name, count) in enumerate(
-            zip(("Made from", "Derived", "History", "Runs"), counts, strict=True)
-        ):
+        for tab, (name, count) in enumerate(zip(TABS, counts, strict=True)):
             self.tabs.setTabText(tab, f"{name} ({count})" if count else name)
 
     def _update_buttons(self, *_: object) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QDate, QDateTime, QTime, Signal
+from PySide6.QtCore import QDate, QDateTime, Qt, QTime, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -19,9 +19,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mneme.assistant.words import STATE_HELP, STATE_NAMES, one_line
 from mneme.memory import Conversation, Kind, ListQuery, SearchFilter, State
 
-from .memory_table import one_line
+ToolTipRole = Qt.ItemDataRole.ToolTipRole
 
 
 class MemoryFilters(QWidget):
@@ -33,18 +34,19 @@ class MemoryFilters(QWidget):
         self._quiet = False
         self.kind = QComboBox(self)
         self.kind.setObjectName("kindFilter")
-        self.kind.addItem("All kinds", None)
+        self.kind.addItem("Everything", None)
         for kind, label in (
-            (Kind.EPISODE, "Turns"),
+            (Kind.EPISODE, "What was said"),
             (Kind.FACT, "Facts"),
-            (Kind.SUMMARY, "Summaries"),
+            (Kind.SUMMARY, "Summaries and notes"),
         ):
             self.kind.addItem(label, kind)
         self.state = QComboBox(self)
         self.state.setObjectName("stateFilter")
-        self.state.addItem("All states", None)
+        self.state.addItem("In use or not", None)
         for state in State:
-            self.state.addItem(state.value.capitalize(), state)
+            self.state.addItem(STATE_NAMES[state].capitalize(), state)
+            self.state.setItemData(self.state.count() - 1, STATE_HELP[state], ToolTipRole)
         today = QDate.currentDate()
         self.use_since = QCheckBox("From", self)
         self.since = QDateEdit(today.addMonths(-1), self)

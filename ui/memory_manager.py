@@ -23,10 +23,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mneme.assistant.words import count
 from mneme.memory import ForgetReport, Hit, ListQuery, Memory
 
 from .core_op import CoreOp
-from .forget_dialog import ForgetDialog, report_sentence
+from .forget_dialog import ForgetDialog
 from .forget_topic_dialog import ForgetTopicDialog
 from .memory_add_dialog import AddMemoryDialog
 from .memory_detail import MemoryDetailPane
@@ -35,6 +36,7 @@ from .memory_filters import MemoryFilters
 from .memory_table import MemoryTableModel
 from .memory_table_view import MemoryTableView
 from .session import AppSession, PartState
+from .undo_bar import UndoBar
 
 
 class MemoryManager(QWidget):
@@ -55,6 +57,8 @@ class MemoryManager(QWidget):
         self.forget_dialog: ForgetDialog | None = None
         self.forget_topic_dialog: ForgetTopicDialog | None = None
         self._pending_current: int | None = None
+        self._pending_select: tuple[str, int] | None = None
+        """(memory, row) to select once the row is read."""
         self._build()
         self._connect()
         self.model.set_active(False)  # until shown
@@ -121,6 +125,8 @@ class MemoryManager(QWidget):
         layout.addLayout(actions)
         layout.addWidget(self.splitter, 1)
         layout.addWidget(self.status)
+        self.undo_bar = UndoBar(self.session, self)
+        layout.addWidget(self.undo_bar)
 
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
@@ -131,6 +137,7 @@ class MemoryManager(QWidget):
         self.search.returnPressed.connect(self.run_search)
         self._search_timer.timeout.connect(self.run_search)
         self.filters.changed.connect(self._filters_changed)
+        self.filters.clear_button.clicked.connect(self.search.clear)  # everything shown again
         self.add_button.clicked.connect(self.add_memory)
         self.edit_button.clicked.connect(self.edit_selected)
         self.pin_button.clicked.connect(self.toggle_pin)
@@ -140,6 +147,8 @@ class MemoryManager(QWidget):
         self.model.conversationsLoaded.connect(self.filters.set_conversations)
         self.model.loadFailed.connect(self.status.setText)
         self.model.blockLoaded.connect(self._block_loaded)
+        self.model.blockLoaded.connect(self._select_pending)
+        self.model.totalChanged.connect(self._select_pending)
         self.model.modelReset.connect(self._update_buttons)
         self.model.layoutChanged.connect(self._update_buttons)
         selection = self.table.selectionModel()
@@ -200,7 +209,7 @@ class MemoryManager(QWidget):
             text = self.search.text().strip()
             self.count.setText(f"{total:,} found for “{text}”" if total else "nothing found")
         else:
-            self.count.setText(f"{total:,} memories" if total != 1 else "1 memory")
+            self.count.setText(count(total, "memory", "memories"))
 
     # -- selection --------------------------------------------------------------------
 
@@ -225,15 +234,46 @@ class MemoryManager(QWidget):
         self._update_buttons()
 
     def select_memory(self, memory_id: str) -> None:
-        """Select a memory in the table if it is among the rows loaded; show it beside
-        the table either way (actions then apply to it)."""
+        """Select a memory in the table, wherever it is among the rows the filters list
+        (its row is asked of the core, and read if it is not yet); it is shown beside
+        the table at once (actions then apply to it)."""
         row = self.model.row_of(memory_id)
         if row is not None:
             self.table.select_row(row)
             return
         self.table.clearSelection()
         self.detail.show_memory(memory_id)
-        self.status.setText("That memory is not among the rows listed; it is shown on the right.")
+        if self.model.searching:
+            self.status.setText("That memory is not among the results; it is shown on the right.")
+            return
+        query = self.model.query
+
+        def found(row: int | None) -> None:
+            if row is None:
+                self.status.setText("The filters above hide that memory; it is shown on the right.")
+                return
+            self._pending_select = (memory_id, row)
+            self._select_pending()
+
+        CoreOp(
+            self.session,
+            lambda core: core.memories.position(memory_id, query),
+            parent=self,
+            name="find a memory's row",
+            key="position",
+        ).success(found).run()
+
+    def _select_pending(self, *_: object) -> None:
+        """Select the memory asked for once its row is read (see :meth:`select_memory`)."""
+        if self._pending_select is None:
+            return
+        memory_id, row = self._pending_select
+        if self.model.row_of(memory_id) is not None:
+            self._pending_select = None
+            self.table.select_row(self.model.row_of(memory_id) or row)
+            self.table.scrollTo(self.model.index(row, 0))
+        elif row < self.model.rowCount():
+            self.model.ensure_loaded(row)
 
     def selected_memories(self) -> list[Memory]:
         """The loaded memories among the selected rows, or the one shown on the right."""
@@ -310,7 +350,7 @@ class MemoryManager(QWidget):
 
             def done(changed: list[Memory]) -> None:
                 n = len(changed) + already
-                self.status.setText(f"{verb} {n} {'memory' if n == 1 else 'memories'}.")
+                self.status.setText(f"{verb} {count(n, 'memory', 'memories')}.")
 
             CoreOp(
                 self.session,
@@ -333,22 +373,41 @@ class MemoryManager(QWidget):
     def forget(self, ids: list[str]) -> ForgetDialog:
         """Show what forgetting ``ids`` takes along; forget if the person confirms."""
         self.forget_dialog = ForgetDialog(self.session, ids, self)
-        self.forget_dialog.forgotten.connect(self._forgotten)
         self.forget_dialog.open()
         return self.forget_dialog
 
     def forget_topic(self) -> ForgetTopicDialog:
         self.forget_topic_dialog = ForgetTopicDialog(self.session, self)
-        self.forget_topic_dialog.forgotten.connect(self._forgotten)
+        self.forget_topic_dialog.forgotten.connect(self._topic_forgotten)
         topic = self.search.text().strip()
         if topic:
             self.forget_topic_dialog.topic.setText(topic)
         self.forget_topic_dialog.open()
         return self.forget_topic_dialog
 
-    def _forgotten(self, report: object) -> None:
-        if isinstance(report, ForgetReport):
-            self.status.setText(report_sentence(report))
+    def _topic_forgotten(self, report: object) -> None:
+        """The undo bar says what was forgotten; after a topic, say what still mentions it
+        (memories the person chose to keep), so that nothing stays unknowingly."""
+        dialog = self.forget_topic_dialog
+        topic = dialog.topic.text().strip() if dialog is not None else ""
+        if not isinstance(report, ForgetReport) or not topic:
+            return
+
+        def said(left: list[Memory]) -> None:
+            if left:
+                self.status.setText(
+                    f"{count(len(left), 'memory', 'memories')} you kept still "
+                    f"{'mentions' if len(left) == 1 else 'mention'} “{topic}”."
+                )
+            else:
+                self.status.setText(f"Nothing Mneme remembers mentions “{topic}” any more.")
+
+        CoreOp(
+            self.session,
+            lambda core: core.memories.mentioning(topic),
+            parent=self,
+            name="what still mentions a topic",
+        ).success(said).run()
 
     # -- memory availability ----------------------------------------------------------
 

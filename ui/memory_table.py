@@ -31,7 +31,17 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QListWidget, QListWidgetItem
 
-from mneme.memory import Change, Conversation, Hit, ListQuery, Memory, SortKey
+from mneme.assistant.words import (
+    STATE_HELP,
+    STATE_NAMES,
+    author_name,
+    describe,
+    kind_name,
+    one_line,
+    who_said,
+    why_chosen,
+)
+from mneme.memory import Change, Conversation, Hit, ListQuery, Memory, SortKey, State
 
 from .core_op import CoreOp
 from .session import AppSession
@@ -59,14 +69,14 @@ class Column(IntEnum):
 
 TITLES = {
     Column.TEXT: "Memory",
-    Column.KIND: "Kind",
+    Column.KIND: "What",
     Column.SAID: "Said",
     Column.STORED: "Stored",
     Column.CONVERSATION: "Conversation",
     Column.PINNED: "★",
     Column.IMPORTANCE: "Imp.",
-    Column.STATE: "State",
-    Column.SCORE: "Score",
+    Column.STATE: "Status",
+    Column.SCORE: "Match",
 }
 HEADER_TIPS = {
     Column.PINNED: "Pinned: always given to the assistant",
@@ -86,17 +96,12 @@ def when(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
 
 
-def one_line(text: str, limit: int = 300) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
 def fill_history(widget: QListWidget, history: Sequence[Memory], width: int) -> None:
     """A memory's earlier versions, newest first; each item's ``ID_ROLE`` is its version."""
     widget.clear()
     for old in reversed(history):
         item = QListWidgetItem(
-            f"v{old.version} · {old.author.value} · {when(old.updated_at)} · "
+            f"Version {old.version} · {author_name(old.author)} · {when(old.updated_at)} · "
             f"{one_line(old.text, width)}"
         )
         item.setToolTip(old.text[:2000])
@@ -458,7 +463,7 @@ class MemoryTableModel(QAbstractTableModel):
             Column.SCORE,
         ):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ForegroundRole and memory.state.value != "active":
+        if role == Qt.ItemDataRole.ForegroundRole and memory.state is not State.ACTIVE:
             return QColor("#777777")
         if role == Qt.ItemDataRole.FontRole and memory.pinned and column is Column.TEXT:
             font = QFont()
@@ -468,10 +473,10 @@ class MemoryTableModel(QAbstractTableModel):
 
     def _display(self, memory: Memory, column: Column, row: int) -> str:
         if column is Column.TEXT:
-            who = f"{memory.role}: " if memory.role else ""
+            who = f"{who_said(memory.role, memory.speaker)}: " if memory.role else ""
             return who + one_line(memory.text)
         if column is Column.KIND:
-            return memory.kind.value + (f" ({memory.scope})" if memory.scope else "")
+            return kind_name(memory)
         if column is Column.SAID:
             return when(memory.said_at)
         if column is Column.STORED:
@@ -483,15 +488,17 @@ class MemoryTableModel(QAbstractTableModel):
         if column is Column.IMPORTANCE:
             return f"{memory.importance:.2f}"
         if column is Column.STATE:
-            return memory.state.value
+            return STATE_NAMES[memory.state]
         hit = self.hit_at(row)
-        return f"{hit.score:.3f}" if hit is not None else ""
+        return why_chosen(hit.explanation, pinned=hit.memory.pinned) if hit is not None else ""
 
     def _tooltip(self, memory: Memory, row: int) -> str:
-        tip = f"{memory.kind.value}, said {when(memory.said_at)}\n\n{memory.text[:2000]}"
+        tip = f"{describe(memory, 200)}\n\n{memory.text[:2000]}"
+        if memory.state is not State.ACTIVE:
+            tip += f"\n\n{STATE_HELP[memory.state]}"
         hit = self.hit_at(row)
-        if hit is not None:
-            tip += f"\n\nscore {hit.score:.3f}: {hit.explanation.describe()}"
+        if hit is not None:  # the numbers, for whoever wants them
+            tip += f"\n\nmatch {hit.score:.3f}: {hit.explanation.describe()}"
         return tip
 
     # -- sorting ------------------------------------------------------------------
@@ -533,13 +540,13 @@ class MemoryTableModel(QAbstractTableModel):
         assert self._hits is not None
         keys: dict[Column, Callable[[Hit], Any]] = {
             Column.TEXT: lambda h: h.memory.text.lower(),
-            Column.KIND: lambda h: h.memory.kind.value,
+            Column.KIND: lambda h: kind_name(h.memory),
             Column.SAID: lambda h: h.memory.said_at,
             Column.STORED: lambda h: h.memory.stored_at,
             Column.CONVERSATION: lambda h: self.conversation_title(h.memory.conversation_id),
             Column.PINNED: lambda h: h.memory.pinned,
             Column.IMPORTANCE: lambda h: h.memory.importance,
-            Column.STATE: lambda h: h.memory.state.value,
+            Column.STATE: lambda h: STATE_NAMES[h.memory.state],
             Column.SCORE: lambda h: h.score,
         }
         hits = sorted(self._hits, key=keys[column], reverse=descending)

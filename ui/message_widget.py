@@ -12,7 +12,7 @@ import math
 import time
 from collections.abc import Sequence
 
-from PySide6.QtCore import QSizeF, Qt, QUrl, Signal
+from PySide6.QtCore import QSizeF, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QTextCursor
 from PySide6.QtWidgets import (
     QFrame,
@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mneme.memory import Hit
+from mneme.assistant.words import count, day, kind_name, one_line, who_said, why_chosen
+from mneme.memory import Hit, TurnState
 
 from .markdown import COPY_SCHEME, set_markdown
 
@@ -103,6 +104,13 @@ class MessageWidget(QFrame):
         self.note_label.setObjectName("messageNote")
         self.note_label.setStyleSheet("font-style: italic; color: palette(placeholder-text);")
         self.note_label.hide()
+        self.remembrance = QLabel(self)
+        self.remembrance.setObjectName("remembrance")
+        self.remembrance.setWordWrap(True)
+        self.remembrance.setStyleSheet("font-size: 90%; color: palette(placeholder-text);")
+        self.remembrance.linkActivated.connect(self._memory_link)
+        self.remembrance.hide()
+        self.turn_state = TurnState.REMEMBERED
 
         self.copy_button = self._tool("Copy", "Copy this message as text")
         self.copy_button.clicked.connect(self.copy)
@@ -159,6 +167,7 @@ class MessageWidget(QFrame):
         layout.addWidget(self.body)
         layout.addWidget(self.edit_area)
         layout.addWidget(self.note_label)
+        layout.addWidget(self.remembrance)
         layout.addLayout(actions)
         layout.addWidget(self.used_list)
         self.actions_visible(self.role != "notice")
@@ -176,8 +185,34 @@ class MessageWidget(QFrame):
         return button
 
     def actions_visible(self, visible: bool) -> None:
-        self.copy_button.setVisible(visible)
-        self.edit_button.setVisible(visible and self.role == "user")
+        remembered = self.turn_state is TurnState.REMEMBERED
+        self.copy_button.setVisible(visible and self.turn_state is not TurnState.WITHHELD)
+        self.edit_button.setVisible(visible and self.role == "user" and remembered)
+
+    def set_remembrance(self, state: TurnState, *, corrected: bool = False) -> None:
+        """How this turn stands in memory: remembered, remembered with a correction (its
+        memory was edited; the words here are as said), no longer remembered (the words
+        kept, greyed), or forgotten with its words (a gap)."""
+        self.turn_state = state
+        link = f"<a href='{MEMORY_SCHEME}:{html.escape(self.memory_id or '')}'>"
+        if state is TurnState.NOT_REMEMBERED:
+            text = "Not remembered: you had Mneme forget this; it no longer uses it."
+        elif state is TurnState.WITHHELD:
+            text = "Forgotten: you had Mneme forget this and its words."
+        elif corrected and self.memory_id:
+            text = f"Remembered with your correction ({link}see the memory</a>)."
+        else:
+            text = ""
+        self.remembrance.setText(text)
+        self.remembrance.setVisible(bool(text))
+        faded = state is not TurnState.REMEMBERED
+        self.body.setStyleSheet(
+            "QTextBrowser { background: transparent; color: palette(placeholder-text);"
+            " font-style: italic; }"
+            if faded
+            else "QTextBrowser { background: transparent; }"
+        )
+        self.actions_visible(self.role != "notice")
 
     # -- text -----------------------------------------------------------------------
 
@@ -211,13 +246,26 @@ class MessageWidget(QFrame):
 
     def plain_text(self) -> str:
         """What a reader sees, for copying and for tests."""
-        parts = [ROLE_LABEL.get(self.role, self.role), self.body.toPlainText(), self.note]
+        parts = [
+            ROLE_LABEL.get(self.role, self.role),
+            self.body.toPlainText(),
+            self.note,
+            self.remembrance.text() if not self.remembrance.isHidden() else "",
+        ]
         if self._used:
             parts.append(self.used_button.text())
         return "\n".join(p for p in parts if p)
 
+    COPIED_MS = 1500
+
     def copy(self) -> None:
+        """Copy the message; the button says so for a moment."""
         QGuiApplication.clipboard().setText(self._text)
+        self.copy_button.setText("Copied ✓")
+        # the button as context: the timer dies with it if the message goes first
+        QTimer.singleShot(
+            self.COPIED_MS, self.copy_button, lambda: self.copy_button.setText("Copy")
+        )
 
     def _link(self, url: QUrl) -> None:
         if url.scheme() == COPY_SCHEME:
@@ -233,20 +281,23 @@ class MessageWidget(QFrame):
     def set_used(self, used: Sequence[Hit]) -> None:
         self._used = tuple(used)
         n = len(self._used)
-        self.used_button.setText(f"used {n} {'memory' if n == 1 else 'memories'}")
+        self.used_button.setText(f"used {count(n, 'memory', 'memories')}")
         self.used_button.setVisible(n > 0)
         rows = []
         for hit in self._used:
             m = hit.memory
-            when = time.strftime("%Y-%m-%d", time.localtime(m.said_at))
-            text = " ".join(m.text.split())
-            short = text[:240] + ("…" if len(text) > 240 else "")
+            what = f"{who_said(m.role, m.speaker)} said" if m.role else kind_name(m)
+            why = why_chosen(hit.explanation, pinned=m.pinned)
             rows.append(
-                f"<li><a href='{MEMORY_SCHEME}:{html.escape(m.id)}'>{html.escape(short)}</a>"
-                f" <span style='color:gray'>({m.kind.value}, {when}; score {hit.score:.2f}:"
-                f" {html.escape(hit.explanation.describe())})</span></li>"
+                f"<li><a href='{MEMORY_SCHEME}:{html.escape(m.id)}'>"
+                f"{html.escape(one_line(m.text, 240))}</a>"
+                f" <span style='color:gray'>({html.escape(what)}, {day(m.said_at)};"
+                f" {html.escape(why)})</span></li>"
             )
         self.used_list.setText(f"<ul style='margin:0'>{''.join(rows)}</ul>")
+        self.used_list.setToolTip(  # the numbers, for whoever wants them
+            "\n".join(f"{h.score:.2f}: {h.explanation.describe()}" for h in self._used)
+        )
         if not n:
             self.used_button.setChecked(False)
 
@@ -273,11 +324,15 @@ class MessageWidget(QFrame):
         self.regenerate_button.setEnabled(enabled)
         self.resend_button.setEnabled(enabled)
 
+    editingStarted = Signal()
+    """The editor opened (the chat brings it into view)."""
+
     def start_editing(self) -> None:
         self.editor.setPlainText(self._text)
         self.body.hide()
         self.edit_area.show()
         self.editor.setFocus()
+        self.editingStarted.emit()
 
     def stop_editing(self) -> None:
         self.edit_area.hide()

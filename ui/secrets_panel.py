@@ -178,9 +178,11 @@ class SecretsPanel(QWidget):
         layout.addWidget(self.where)
         self.status: SecretsStatus | None = None
 
-    def show_status(self, status: SecretsStatus) -> None:
+    def show_status(self, status: SecretsStatus, *, needed: bool = True) -> None:
+        """``needed``: a server is configured, so a missing keyring matters (otherwise
+        there is nothing to keep and no warning to give)."""
         self.status = status
-        self.warning.setVisible(not status.keyring)
+        self.warning.setVisible(not status.keyring and needed)
         self.where.setText(f"Keys and tokens are kept in: {status.where}.")
         for name, editor in self.editors.items():
             editor.set_stored(name in status.stored, in_keyring=status.keyring)

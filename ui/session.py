@@ -28,6 +28,7 @@ from mneme.assistant.core import Assistant
 from mneme.assistant.errors import Part
 from mneme.assistant.llm.base import CancelToken, GenerationError
 from mneme.assistant.settings import Settings
+from mneme.assistant.words import count as count_words
 from mneme.memory import Change
 
 from .core_op import CoreOp, Failure
@@ -58,6 +59,9 @@ class AppSession(QObject):
     """(PartState, detail) of the chat model."""
     memoriesChanged = Signal(object)
     """A :class:`Change`; writes in quick succession (a consolidation run) arrive as one."""
+    searchReady = Signal(bool)
+    """Whether memory search can answer at once (the embedding model, loaded behind the
+    window after the memory opens, is in)."""
     memoryCount = Signal(int)
     """How many memories there are, counted in a worker after each announced change."""
     _storeChanged = Signal(object)
@@ -89,6 +93,10 @@ class AppSession(QObject):
     """The :class:`Settings` now saved and in use."""
     settingsFailed = Signal(str)
     """Why new settings could not be saved (nothing changed)."""
+    undoOffered = Signal(str)
+    """A destructive action was done and can be taken back for a while: what it did."""
+    undone = Signal(str)
+    """What :meth:`undo` took back."""
 
     CONSOLIDATION_CHECK_MS = 60_000
 
@@ -129,7 +137,12 @@ class AppSession(QObject):
         self.memoryState.emit(PartState.LOADING, "opening memory…")
 
         def open_and_count(core: Assistant) -> int:
-            (core.reopen_memory if reopen else core.open_memory)()
+            # without the embedding model: conversations and memories show at once, and
+            # the model (seconds) loads behind them, for what searches
+            if reopen:
+                core.reopen_memory()
+            else:
+                core.open_memory(load_embedder=False)
             return core.memories.count()
 
         CoreOp(self, open_and_count, parent=self, name="open memory", needs=(), long=True).success(
@@ -153,8 +166,23 @@ class AppSession(QObject):
             return
         self._consolidation_timer.start()
         self.memory_state = PartState.READY
-        self.memoryState.emit(PartState.READY, f"{count:,} memories")
+        self.memoryState.emit(PartState.READY, count_words(count, "memory", "memories"))
         self.memoriesChanged.emit(Change())
+        self._load_search()
+
+    def _load_search(self) -> None:
+        if self.assistant.search_ready:
+            self.searchReady.emit(True)
+            return
+        self.searchReady.emit(False)
+        CoreOp(
+            self,
+            lambda core: core.prepare_search(),
+            parent=self,
+            name="load the embedding model",
+            needs=(),
+            long=True,
+        ).success(lambda _: self.searchReady.emit(True)).failure(self._memory_failed).run()
 
     def _memory_failed(self, why: Failure) -> None:
         if self.closed:
@@ -309,9 +337,13 @@ class AppSession(QObject):
             parent=self,
             name="open conversation",
             key="conversation",
-        ).success(loaded).failure(
-            lambda why: self.problem.emit(f"the conversation could not be opened: {why}")
-        ).run()
+        ).success(loaded).failure(self._conversation_failed).run()
+
+    def _conversation_failed(self, why: Failure) -> None:
+        # memory that is not open is said in the status bar, with its reason on the banner:
+        # "could not be opened: memory is not available" would only hide that reason
+        if why.error is not None:
+            self.problem.emit(f"the conversation could not be opened: {why}")
 
     def start_temporary(self) -> str:
         """A conversation that is never remembered (known to the chat service by its id)."""
@@ -345,9 +377,9 @@ class AppSession(QObject):
             lambda core: core.conversations.export(Path(path), list(conversation_ids)),
             parent=self,
             name="export conversations",
-        ).success(lambda n: self.notice.emit(f"Exported {n} conversation(s) to {path}")).failure(
-            lambda why: self.problem.emit(f"the export failed: {why}")
-        ).run()
+        ).success(
+            lambda n: self.notice.emit(f"Exported {count_words(n, 'conversation')} to {path}")
+        ).failure(lambda why: self.problem.emit(f"the export failed: {why}")).run()
 
     def backup(self, folder: str | Path) -> None:
         """A consistent copy of the memory while the app runs (the CLI cannot open it then)."""
@@ -365,9 +397,32 @@ class AppSession(QObject):
         ).failure(lambda why: self.problem.emit(f"the backup failed: {why}")).run()
 
     def _conversation_work(self, work: Callable[[Assistant], object], done: str) -> None:
-        CoreOp(self, work, parent=self, name=f"conversation {done}").success(
-            lambda _: self.load_conversations()
-        ).failure(lambda why: self.problem.emit(f"the conversation was not {done}: {why}")).run()
+        def finished(_: object) -> None:
+            self.load_conversations()
+            if done == "deleted":
+                self.offer_undo("Deleted the conversation.")
+
+        CoreOp(self, work, parent=self, name=f"conversation {done}").success(finished).failure(
+            lambda why: self.problem.emit(f"the conversation was not {done}: {why}")
+        ).run()
+
+    # -- undo -----------------------------------------------------------------------
+
+    def offer_undo(self, done: str) -> None:
+        """Say that something destructive was done and can be taken back (the core keeps
+        what to put back, for :data:`~mneme.assistant.core.UNDO_SECONDS`)."""
+        self.undoOffered.emit(done)
+
+    def undo(self) -> None:
+        """Take back the last destructive action, if it is still recent enough."""
+
+        def taken(what: str) -> None:
+            self.undone.emit(f"Took back {what}.")
+            self.load_conversations()
+
+        CoreOp(self, lambda core: core.undo(), parent=self, name="undo").success(taken).failure(
+            lambda why: self.problem.emit(f"nothing was taken back: {why}")
+        ).run()
 
     # -- consolidation --------------------------------------------------------------
 

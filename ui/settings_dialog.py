@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -33,14 +34,16 @@ from mneme.assistant.settings import Settings, SettingsError, updated
 
 from .core_op import CoreOp, Failure
 from .look import ERROR_STYLE, HELP_STYLE, FolderOpener, as_sentence, open_in_file_manager
-from .secrets_panel import SecretsPanel, read_status, save_secrets
+from .secrets_panel import SecretsPanel, SecretsStatus, read_status, save_secrets
 from .session import AppSession
 from .settings_fields import FieldEditor, Section, editor_for, lookup, schema_sections
 
 if TYPE_CHECKING:
     from mneme.assistant.core import Assistant
 
+EVERYDAY_SECTION = "everyday"
 TAB_TITLES = {
+    EVERYDAY_SECTION: "Everyday",
     "": "General",
     "model": "Model",
     "generation": "Replies",
@@ -69,6 +72,16 @@ CONFIRM: dict[str, Callable[[Any, Any], str | None]] = {
 """Changes that lead to deletion: (old, new) → the question to ask, or None."""
 
 
+def _everyday_first(sections: list[Section]) -> list[Section]:
+    """The everyday settings in a section of their own, first; the rest where they were."""
+    everyday = tuple(spec for section in sections for spec in section.fields if spec.everyday)
+    rest = [
+        Section(s.name, s.model, tuple(f for f in s.fields if not f.everyday)) for s in sections
+    ]
+    first = Section(EVERYDAY_SECTION, None, everyday)
+    return [first, *(s for s in rest if s.fields)]
+
+
 class SettingsDialog(QDialog):
     """Edit and apply the settings; stays open, with everything typed kept, until they apply.
 
@@ -86,7 +99,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self.session = session
         self.open_folder = open_folder
-        self.sections = schema_sections()
+        self.sections = _everyday_first(schema_sections())
         self.editors: dict[str, FieldEditor] = {}
         self.errors: dict[str, QLabel] = {}
         self.tab_of: dict[str, int] = {}
@@ -105,6 +118,11 @@ class SettingsDialog(QDialog):
         self.secrets_panel = SecretsPanel(self)
         self._extras(SECRETS_SECTION).addWidget(self.secrets_panel)
         self._add_data_tab()
+        self.advanced = QCheckBox("Show advanced settings", self)
+        self.advanced.setObjectName("showAdvanced")
+        self.advanced.setToolTip("The model, how replies are worded, servers and keys")
+        self.advanced.toggled.connect(self._show_advanced)
+        self._show_advanced(False)
 
         self.status = QLabel("", self)
         self.status.setObjectName("settingsStatus")
@@ -115,10 +133,14 @@ class SettingsDialog(QDialog):
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.advanced)
+        bottom.addStretch(1)
+        bottom.addWidget(self.buttons)
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
         layout.addWidget(self.status)
-        layout.addWidget(self.buttons)
+        layout.addLayout(bottom)
         self.resize(780, 600)
         self.load(session.settings)
         self.refresh_secrets()
@@ -242,6 +264,19 @@ class SettingsDialog(QDialog):
             if (value := editor.value()) != lookup(current, dotted)
         }
 
+    def _show_advanced(self, shown: bool) -> None:
+        """Everyday settings and the data folder always; the rest when asked for."""
+        always = {self.tab_of[EVERYDAY_SECTION], self.tab_of[DATA_TAB]}
+        for index in range(self.tabs.count()):
+            self.tabs.setTabVisible(index, shown or index in always)
+
+    def show_tab(self, key: str) -> None:
+        """Bring the tab of a setting (or section) forward, showing advanced ones if need be."""
+        index = self.tab_of[key]
+        if not self.tabs.isTabVisible(index):
+            self.advanced.setChecked(True)
+        self.tabs.setCurrentIndex(index)
+
     def refresh_secrets(self) -> None:
         CoreOp(
             self.session,
@@ -249,7 +284,12 @@ class SettingsDialog(QDialog):
             parent=self,
             name="read secrets status",
             needs=(),
-        ).success(self.secrets_panel.show_status).run()
+        ).success(self._secrets_status).run()
+
+    def _secrets_status(self, status: SecretsStatus) -> None:
+        current = self.session.settings
+        needed = current.server.enabled or bool(current.memory.server_url)
+        self.secrets_panel.show_status(status, needed=needed)
 
     # -- errors ---------------------------------------------------------------------------
 
@@ -271,7 +311,7 @@ class SettingsDialog(QDialog):
             self.show_status(as_sentence(f"{dotted}: {reason}"), error=True)
             return
         editor = self.editors[dotted]
-        self.tabs.setCurrentIndex(self.tab_of[dotted])
+        self.show_tab(dotted)
         label.setText(as_sentence(reason))
         label.show()
         editor.input.setFocus()
@@ -317,7 +357,7 @@ class SettingsDialog(QDialog):
                 continue
             answer = QMessageBox.question(self, "Delete old chat turns?", text)
             if answer != QMessageBox.StandardButton.Yes:
-                self.tabs.setCurrentIndex(self.tab_of[dotted])
+                self.show_tab(dotted)
                 return False
         return True
 
@@ -341,7 +381,7 @@ class SettingsDialog(QDialog):
         if not isinstance(why.error, SecretsUnavailableError):
             message = f"The key could not be saved: {why.error or why}"
         self.secrets_panel.show_error(names, message)
-        self.tabs.setCurrentIndex(self.tab_of[SECRETS_SECTION])
+        self.show_tab(SECRETS_SECTION)
         fallback = self.editors.get(f"{SECRETS_SECTION}.allow_file_fallback")
         if fallback is not None and not fallback.value():
             fallback.input.setFocus()

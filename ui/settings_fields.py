@@ -60,6 +60,10 @@ class FieldSpec:
     exclusive_maximum: bool
     max_length: int | None
     default: Any
+    everyday: bool = False
+    """Shown with the everyday settings (the rest are under "Advanced")."""
+    switch: str | None = None
+    """For an optional number: the tick box that turns it on, said positively."""
 
 
 def label_for(name: str, info: FieldInfo) -> str:
@@ -98,6 +102,7 @@ def spec_for(dotted: str, name: str, info: FieldInfo) -> FieldSpec:
     lo = hi = None
     lo_open = hi_open = False
     max_length = None
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
     for item in info.metadata:
         if getattr(item, "ge", None) is not None:
             lo = item.ge
@@ -121,6 +126,8 @@ def spec_for(dotted: str, name: str, info: FieldInfo) -> FieldSpec:
         exclusive_minimum=lo_open,
         exclusive_maximum=hi_open,
         max_length=max_length,
+        everyday=bool(extra.get("everyday")),
+        switch=str(extra["switch"]) if extra.get("switch") else None,
         default=info.get_default(call_default_factory=True),
     )
 
@@ -247,7 +254,8 @@ def _float_format(lo: float, hi: float) -> tuple[int, float]:
 
 
 class NumberEditor(FieldEditor):
-    """A spin box limited to the schema's range; optional numbers get an "Off" box."""
+    """A spin box limited to the schema's range; an optional number gets a tick box that
+    turns it on (ticked: the number is used; unticked: not set)."""
 
     def __init__(self, spec: FieldSpec, parent: QWidget | None = None) -> None:
         super().__init__(spec, parent)
@@ -276,25 +284,25 @@ class NumberEditor(FieldEditor):
             )
             fspin.valueChanged.connect(self.changed)
             self.spin = fspin
-        self.off: QCheckBox | None = None
+        self.switch: QCheckBox | None = None
         if spec.optional:
-            self.off = QCheckBox("Off", self)
-            self.off.setObjectName(f"off:{spec.dotted}")
-            self.off.setToolTip(spec.description)
-            self.off.toggled.connect(self._off_toggled)
-            self._layout.addWidget(self.off)
+            self.switch = QCheckBox(spec.switch or "Use this value", self)
+            self.switch.setObjectName(f"switch:{spec.dotted}")
+            self.switch.setToolTip(spec.description)
+            self.switch.toggled.connect(self._switched)
+            self._layout.insertWidget(0, self.switch)
         self._finish(self.spin)
 
     @property
     def input(self) -> QWidget:
         return self.spin
 
-    def _off_toggled(self, off: bool) -> None:
-        self.spin.setEnabled(not off)
+    def _switched(self, on: bool) -> None:
+        self.spin.setEnabled(on)
         self.changed.emit()
 
     def value(self) -> int | float | None:
-        if self.off is not None and self.off.isChecked():
+        if self.switch is not None and not self.switch.isChecked():
             return None
         shown = self.spin.value()
         if isinstance(self.spin, QSpinBox):
@@ -305,10 +313,11 @@ class NumberEditor(FieldEditor):
         return float(shown)
 
     def set_value(self, value: Any) -> None:
-        if self.off is not None:
-            self.off.setChecked(value is None)
+        if self.switch is not None:
+            self.switch.setChecked(value is not None)
+            self.spin.setEnabled(value is not None)
         if value is None:
-            return  # the spin box keeps what it showed, ready for when "Off" is cleared
+            return  # the spin box keeps what it showed, ready for when it is turned on
         self._exact = float(value)
         if isinstance(self.spin, QSpinBox):
             self.spin.setValue(int(value))

@@ -6,26 +6,27 @@ import argparse
 import contextlib
 import functools
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from mneme.assistant.chat import (
     ChatEvent,
     ChatService,
-    EmptyMessageError,
     Finished,
-    MessageTooLongError,
     NothingToRedoError,
     Reply,
     Token,
     check_message,
     new_conversation_id,
 )
+from mneme.assistant.errors import InvalidRequestError
 from mneme.assistant.llm.base import CancelToken
+from mneme.assistant.words import describe, why_chosen
 from mneme.memory import MemoryStoreError
 
 from ._commands import command
-from ._output import Output, hit_json, line, when
+from ._output import Output, hit_json, line
 
 if TYPE_CHECKING:
     from mneme.assistant.core import Assistant
@@ -69,17 +70,39 @@ def _print_used(reply: Reply, out: Output) -> None:
     if not reply.used:
         out.say("(no memories used)")
     for hit in reply.used:
-        out.say(
-            f"- {when(hit.memory.said_at)} {hit.memory.text[:200]!r}  "
-            f"[{hit.explanation.describe()}]"
-        )
+        why = why_chosen(hit.explanation, pinned=hit.memory.pinned)
+        out.say(f"- {describe(hit.memory, 200)}  ({why})")
+
+
+class _Behind:
+    """A call run on a daemon thread while the caller goes on; :meth:`result` waits
+    for it and raises what it raised (a process that fails first does not wait)."""
+
+    def __init__(self, call: Callable[[], object]) -> None:
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(call,), daemon=True)
+        self._thread.start()
+
+    def _run(self, call: Callable[[], object]) -> None:
+        try:
+            call()
+        except BaseException as exc:  # handed to the caller
+            self._error = exc
+
+    def result(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def _open_chat(assistant: Assistant, out: Output, *, memory: bool) -> ChatService:
-    assistant.open_model()  # first: a bad model file fails fast, before the embedder loads
-    if memory:
+    # the embedding model (seconds) loads while the chat model and the memory open
+    search = _Behind(assistant.prepare_search) if memory else None
+    assistant.open_model()  # a bad model file fails fast, before the embedder has loaded
+    if search is not None:
         try:
-            assistant.open_memory()
+            assistant.open_memory(load_embedder=False).connect()
+            search.result()
         except MemoryStoreError as exc:
             out.warn(f"memory is unavailable, replying without it: {exc}")
     out.warnings(assistant.warnings)
@@ -90,6 +113,12 @@ def _open_chat(assistant: Assistant, out: Output, *, memory: bool) -> ChatServic
 def ask(assistant: Assistant, args: argparse.Namespace, out: Output) -> int:
     check_message(args.message)
     chat = _open_chat(assistant, out, memory=not args.temporary)
+    fit = chat.fit(args.message)
+    if not fit.fits:  # said before the model spends its time reading it
+        out.warn(
+            "your message is longer than the model can read: it reads about the first "
+            f"{fit.read_share:.0%}, the rest is left out"
+        )
     conversation = chat.start_temporary() if args.temporary else new_conversation_id()
     reply = _stream(functools.partial(chat.send, conversation, args.message), out)
     if out.json:
@@ -113,6 +142,7 @@ _CHAT_HELP = """commands:
   /memories        the memories the last reply used
   /forget          forget the last exchange (and what was learnt only from it)
   /forget WORDS    find the memories about these words and forget them (asks first)
+  /undo            take the last forgetting back (for two minutes)
   /edit TEXT       change your last message to TEXT and reply again
   /regenerate      a new reply to your last message
   /continue        carry the last reply on
@@ -150,22 +180,28 @@ class _Session:
             self.out.say("(nothing is remembered here)")
             return
         if not words:
-            turns = self.assistant.conversations.turns(self.conversation)[-2:]
-            if not turns:
+            turns = self.assistant.conversations.turns(self.conversation)
+            last = [t.id for t in turns if t.memory is not None][-2:]
+            if not last:
                 self.out.say("(nothing to forget yet)")
                 return
-            report = self.assistant.memories.forget([t.memory.id for t in turns])
-            self.out.say(f"(forgot the last {len(turns)} turns; {len(report.deleted)} memories)")
+            report = self.assistant.memories.forget(last)
+            self.out.say(
+                f"(forgot the last {len(last)} turns; {len(report.deleted)} memories; the "
+                "words stay in this conversation, marked as not remembered; /undo takes it back)"
+            )
             return
         found = self.assistant.memories.find_about(words)
-        if not found:
-            self.out.say("(no memory is about that)")
+        chosen = [m for m in found if m.left_out is None]
+        for match in found:
+            kept = f"  (kept: {match.left_out})" if match.left_out else ""
+            self.out.say("  " + line(match.memory) + kept)
+        if not chosen:
+            self.out.say("(no memory is about that)" if not found else "(nothing forgotten)")
             return
-        for hit in found:
-            self.out.say("  " + line(hit.memory))
-        if input(f"forget these {len(found)}? [y/N] ").strip().lower() == "y":
-            report = self.assistant.memories.forget([h.memory.id for h in found])
-            self.out.say(f"(forgot {len(report.deleted)} memories)")
+        if input(f"forget these {len(chosen)}? [y/N] ").strip().lower() == "y":
+            report = self.assistant.memories.forget([m.memory.id for m in chosen])
+            self.out.say(f"(forgot {len(report.deleted)} memories; /undo takes it back)")
 
 
 @command(
@@ -177,6 +213,7 @@ class _Session:
         "chat.edit_and_resend",
         "chat.start_temporary",
         "chat.end_temporary",
+        "assistant.undo",
     ),
 )
 def chat(assistant: Assistant, args: argparse.Namespace, out: Output) -> int:
@@ -213,6 +250,8 @@ def chat(assistant: Assistant, args: argparse.Namespace, out: Output) -> int:
                 )
             elif word == "/forget":
                 session.forget(rest.strip())
+            elif word == "/undo":
+                out.say(f"(took back {assistant.undo()})")
             elif word == "/edit":
                 users = [
                     i for i, (role, _) in enumerate(service.turns(conversation)) if role == "user"
@@ -227,5 +266,5 @@ def chat(assistant: Assistant, args: argparse.Namespace, out: Output) -> int:
                 session.reply(functools.partial(redo, conversation))
             else:
                 session.reply(functools.partial(service.send, conversation, text))
-        except (EmptyMessageError, MessageTooLongError, NothingToRedoError) as exc:
+        except InvalidRequestError as exc:  # an empty message, nothing to redo or undo…
             out.say(f"({exc})")

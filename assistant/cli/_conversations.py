@@ -41,9 +41,20 @@ def show(assistant: Assistant, args: argparse.Namespace, out: Output) -> int:
 
     def transcript() -> None:
         for t in turns:
-            out.say(f"{t.memory.speaker or t.memory.role}: {t.memory.text}\n")
+            note = "" if t.said.remembered else "  [not remembered]"
+            out.say(f"{t.said.speaker or t.said.role}: {t.text}{note}\n")
 
-    out.data([memory_json(t.memory) for t in turns], transcript)
+    out.data(
+        [
+            {
+                **asdict(t.said),
+                "text": t.text,
+                "memory": memory_json(t.memory) if t.memory else None,
+            }
+            for t in turns
+        ],
+        transcript,
+    )
     return 0
 
 

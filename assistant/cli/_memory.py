@@ -8,10 +8,19 @@ from typing import TYPE_CHECKING
 
 from mneme.assistant.contradictions import Decision
 from mneme.assistant.memories import ForgetPlan
-from mneme.memory import ForgetReport, Kind, ListQuery, MemoryNotFoundError, SearchFilter, State
+from mneme.memory import (
+    ForgetReport,
+    Kind,
+    ListQuery,
+    MemoryNotFoundError,
+    SearchFilter,
+    State,
+    TranscriptChoice,
+)
 
 from ._commands import command
 from ._output import Output, hit_json, line, memory_json, when
+from ._parser import IN_CONVERSATIONS
 
 if TYPE_CHECKING:
     from mneme.assistant.core import Assistant
@@ -137,7 +146,14 @@ def unpin(assistant: Assistant, args: argparse.Namespace, out: Output) -> int:
     return _pin(assistant, args, out, False)
 
 
-def _show_plan(plan: ForgetPlan, out: Output) -> None:
+_IN_CONVERSATIONS = {
+    TranscriptChoice.KEEP_WORDS: "stay in it with their words, marked as not remembered",
+    TranscriptChoice.HIDE_WORDS: "stay in it as a gap, their words gone too",
+    TranscriptChoice.REMOVE_TURN: "are removed from it too",
+}
+
+
+def _show_plan(plan: ForgetPlan, choice: TranscriptChoice, out: Output) -> None:
     for m in plan.chosen:
         out.say("  " + line(m))
     if plan.also:
@@ -146,19 +162,28 @@ def _show_plan(plan: ForgetPlan, out: Output) -> None:
             out.say("  " + line(m))
     if plan.trimmed:
         out.say(f"{len(plan.trimmed)} facts will be kept with their other sources.")
+    for conversation in plan.conversations:
+        n = len(conversation.turns)
+        what = "1 turn said" if n == 1 else f"{n} turns said"
+        out.say(
+            f"In the conversation “{conversation.title or 'Untitled'}”, {what} there "
+            f"{_IN_CONVERSATIONS[choice]}."
+        )
 
 
-def _forget(assistant: Assistant, ids: list[str], yes: bool, out: Output) -> int:
+def _forget(
+    assistant: Assistant, ids: list[str], yes: bool, choice: TranscriptChoice, out: Output
+) -> int:
     """Preview (unless ``yes``), ask, forget, report: the one forgetting of the CLI."""
     plan = assistant.memories.forget_preview(ids)
     if plan.missing:
         raise MemoryNotFoundError(f"no memory with id {plan.missing[0]!r}")
     if not yes:
-        _show_plan(plan, out)
+        _show_plan(plan, choice, out)
     if not out.confirm(f"forget {len(plan.deleted)} memories for good?", yes=yes):
         out.say("(nothing deleted)")
         return 0
-    report = assistant.memories.forget(ids)
+    report = assistant.memories.forget(ids, transcript=choice)
     _report(report, out)
     return 0
 
@@ -184,16 +209,20 @@ def _report(report: ForgetReport, out: Output) -> None:
 
 @command("memory", "delete", does=("memories.forget_preview", "memories.forget"))
 def delete(assistant: Assistant, args: argparse.Namespace, out: Output) -> int:
-    return _forget(assistant, args.ids, args.yes, out)
+    return _forget(assistant, args.ids, args.yes, IN_CONVERSATIONS[args.in_conversations], out)
 
 
 @command("memory", "forget-about", does=("memories.find_about", "memories.forget"))
 def forget_about(assistant: Assistant, args: argparse.Namespace, out: Output) -> int:
     found = assistant.memories.find_about(args.topic)
-    if not found:
+    chosen = [m for m in found if m.left_out is None or args.include_pinned]
+    for match in (m for m in found if m not in chosen):
+        out.warn(f"kept ({match.left_out}; --include-pinned forgets it too): {line(match.memory)}")
+    if not chosen:
         out.data({"deleted": []}, lambda: out.say(f"no memory is about “{args.topic}”"))
         return 0
-    return _forget(assistant, [h.memory.id for h in found], args.yes, out)
+    ids = [m.memory.id for m in chosen]
+    return _forget(assistant, ids, args.yes, IN_CONVERSATIONS[args.in_conversations], out)
 
 
 @command("memory", "conflicts", does=("contradictions.unsettled",))

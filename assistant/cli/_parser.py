@@ -7,9 +7,14 @@ from pathlib import Path
 
 from mneme.assistant import __version__, logs
 from mneme.assistant.contradictions import Decision
-from mneme.memory import Kind, State
+from mneme.memory import Kind, State, TranscriptChoice
 
 SECRET_NAMES = ("model-server", "chroma-server")
+IN_CONVERSATIONS = {
+    "keep": TranscriptChoice.KEEP_WORDS,
+    "hide": TranscriptChoice.HIDE_WORDS,
+    "remove": TranscriptChoice.REMOVE_TURN,
+}
 
 
 def build() -> argparse.ArgumentParser:
@@ -83,10 +88,20 @@ def _memory(mem: argparse.ArgumentParser) -> None:
     ad.add_argument("--pin", action="store_true")
     de = msub.add_parser("delete", help="forget memories for good (and what only they support)")
     de.add_argument("ids", nargs="+")
-    de.add_argument("--yes", action="store_true", help="do not ask")
     fa = msub.add_parser("forget-about", help="find everything about a topic and forget it")
     fa.add_argument("topic")
-    fa.add_argument("--yes", action="store_true", help="do not ask")
+    fa.add_argument(
+        "--include-pinned", action="store_true", help="forget pinned memories about it too"
+    )
+    for forgetting in (de, fa):
+        forgetting.add_argument("--yes", action="store_true", help="do not ask")
+        forgetting.add_argument(
+            "--in-conversations",
+            choices=list(IN_CONVERSATIONS),
+            default="keep",
+            help="what the conversations the forgotten turns were said in keep: their words, "
+            "marked as not remembered (keep, the default), a gap (hide), or nothing (remove)",
+        )
     for name, text in (("pin", "always include in replies"), ("unpin", "stop pinning")):
         msub.add_parser(name, help=text).add_argument("ids", nargs="+")
     msub.add_parser("conflicts", help="facts that disagree, waiting for you to settle them")

@@ -45,6 +45,14 @@ class CancelToken:
         return self._event.is_set()
 
 
+@dataclass(frozen=True, slots=True)
+class ReadProgress:
+    """How far a model has read a long prompt (before the first word of its reply)."""
+
+    done: int
+    total: int
+
+
 class ModelError(Exception):
     """Base of the errors a backend raises on purpose."""
 
@@ -87,6 +95,18 @@ class LLMBackend(Protocol):
         With ``continue_last`` the last message is an unfinished assistant reply
         and what is yielded carries on from its last word.
         """
+        ...
+
+    def read_prompt(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        cancel: CancelToken | None = None,
+        continue_last: bool = False,
+    ) -> Iterator[tuple[int, int]]:
+        """Read the prompt ahead of :meth:`stream_chat` on the same messages, yielding
+        (read, to read) as it goes; nothing where reading cannot be followed (a server)
+        or there is little to read."""
         ...
 
     def close(self) -> None: ...

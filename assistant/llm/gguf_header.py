@@ -92,6 +92,23 @@ class GGUFInfo:
     def name(self) -> str:
         return str(self.metadata.get("general.name") or self.path.stem)
 
+    @property
+    def display_name(self) -> str:
+        """A name a person reads: "SmolLM2 135M Instruct", not the training-run name
+        some files carry ("Smollm2 135M 8k Lc100K Mix1 Ep2"). Built from the model's
+        base name and size, spelled as the file name spells it, when the file says
+        them; otherwise its name."""
+        base = self.metadata.get("general.basename")
+        size = self.metadata.get("general.size_label")
+        if not isinstance(base, str) or not isinstance(size, str) or not base or not size:
+            return self.name
+        stem = self.path.stem
+        at = stem.lower().find(base.lower())
+        spelled = stem[at : at + len(base)] if at >= 0 else base
+        finetune = str(self.metadata.get("general.finetune") or "")
+        kind = " Instruct" if "instruct" in f"{finetune} {stem}".lower() else ""
+        return f"{spelled} {size}{kind}"
+
     def _arch_value(self, key: str) -> Any:
         return self.metadata.get(f"{self.architecture}.{key}")
 

@@ -76,7 +76,7 @@ class LlamaCppBackend:
 
     @property
     def name(self) -> str:
-        return self.info.name
+        return self.info.display_name
 
     @property
     def context_length(self) -> int:
@@ -198,6 +198,44 @@ class LlamaCppBackend:
         return len(self._prompt_tokens(messages))
 
     # -- generation ---------------------------------------------------------------
+
+    READ_STEP = 256
+    """Tokens of prompt read at a time when reading is reported: small enough that a
+    stop is heard within a fraction of a second, large enough to batch well."""
+
+    def read_prompt(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        cancel: CancelToken | None = None,
+        continue_last: bool = False,
+    ) -> Iterator[tuple[int, int]]:
+        """Read (evaluate) the prompt ahead of generating, step by step: yields (tokens
+        read, tokens to read) and stops when ``cancel`` is set. What is read stays in the
+        model's cache, so :meth:`stream_chat` on the same messages only reads what is
+        left. Nothing is yielded when little is left to read (the cache already holds
+        the beginning)."""
+        llm = self._require()
+        with self._lock:
+            tokens = self._prompt_tokens(messages, continuation=continue_last)
+            if len(tokens) > self._n_ctx:
+                return  # stream_chat says why
+            cached = 0
+            for have, want in zip(llm.input_ids[: llm.n_tokens], tokens, strict=False):
+                if have != want:
+                    break
+                cached += 1
+            todo = tokens[cached:-1]  # the last one is read when generating begins
+            if len(todo) < 2 * self.READ_STEP:
+                return
+            # llama.cpp's Llama reads what differs after the longest shared beginning
+            # itself; reading it here in steps only adds the reporting and the stop.
+            llm.n_tokens = cached
+            for start in range(0, len(todo), self.READ_STEP):
+                if cancel is not None and cancel.cancelled:
+                    return
+                llm.eval(todo[start : start + self.READ_STEP])
+                yield min(len(todo), start + self.READ_STEP), len(todo)
 
     def stream_chat(
         self,

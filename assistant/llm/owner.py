@@ -14,7 +14,14 @@ from collections.abc import Iterator, Sequence
 from enum import IntEnum
 from typing import Any
 
-from .base import CancelToken, ChatMessage, GenerationError, LLMBackend, SamplingParams
+from .base import (
+    CancelToken,
+    ChatMessage,
+    GenerationError,
+    LLMBackend,
+    ReadProgress,
+    SamplingParams,
+)
 
 
 class Priority(IntEnum):
@@ -86,6 +93,41 @@ class ModelOwner:
         with self._cond:
             self._busy = False
             self._cond.notify_all()
+
+    def read_prompt(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        cancel: CancelToken | None = None,
+        continue_last: bool = False,
+    ) -> Iterator[tuple[int, int]]:
+        return self.backend.read_prompt(messages, cancel=cancel, continue_last=continue_last)
+
+    def reply(
+        self,
+        messages: Sequence[ChatMessage],
+        params: SamplingParams,
+        *,
+        cancel: CancelToken | None = None,
+        continue_last: bool = False,
+    ) -> Iterator[str | ReadProgress]:
+        """A person's reply: the model taken first, the prompt read with progress (a long
+        one can be stopped while it is read), then the reply piece by piece, all in one
+        turn with the model so nothing else reads in between."""
+        if not self._acquire(Priority.USER, cancel):
+            return
+        try:
+            for done, total in self.backend.read_prompt(
+                messages, cancel=cancel, continue_last=continue_last
+            ):
+                yield ReadProgress(done, total)
+            if cancel is not None and cancel.cancelled:
+                return
+            yield from self.backend.stream_chat(
+                messages, params, cancel=cancel, continue_last=continue_last
+            )
+        finally:
+            self._release()
 
     def stream_chat(
         self,

@@ -154,6 +154,16 @@ class ServerBackend:
 
     # -- generation ------------------------------------------------------------------
 
+    def read_prompt(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        cancel: CancelToken | None = None,
+        continue_last: bool = False,
+    ) -> Iterator[tuple[int, int]]:
+        """A server reads the prompt itself and does not say how far it got."""
+        return iter(())
+
     def stream_chat(
         self,
         messages: Sequence[ChatMessage],

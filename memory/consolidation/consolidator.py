@@ -31,7 +31,15 @@ from typing import Any
 
 from .._jobs import Job, JobBook, Run, RunAction
 from ..errors import MemoryNotFoundError
-from ..records import CONFLICTS_WITH, Author, Kind, ListQuery, Memory, State
+from ..records import (
+    CONFLICTS_WITH,
+    Author,
+    Kind,
+    ListQuery,
+    Memory,
+    State,
+    TranscriptChoice,
+)
 from ..retrieval import SearchFilter
 from ..store import MemoryStore
 from . import _outputs as out
@@ -550,7 +558,8 @@ class Consolidator:
                 self.jobs.log_change(
                     self._run_id, memory.id, RunAction.DELETED, memory.version, self.store.now()
                 )
-            report = self.store.forget([m.id for m in old])
+            # the person asked for old turns to be deleted: from their conversations too
+            report = self.store.forget([m.id for m in old], transcript=TranscriptChoice.REMOVE_TURN)
             self._report.deleted.extend(report.deleted)
 
     # -- writing, with the run's log first ------------------------------------------

@@ -267,3 +267,38 @@ def test_forget_in_a_chat_is_true_forgetting(
     assert "forgot the last 2 turns; 3 memories" in capsys.readouterr().out
     with open_core(embedder=embedder) as after:
         assert after.memories.count() == 0 and after.memories.get_many(learnt) == []
+        # the words stay in the conversation, marked as no longer remembered
+        (conversation,) = after.conversations.all()
+        said = after.conversations.turns(conversation.id)
+        assert said[0].text == "My cat is called Miso." and said[0].memory is None
+
+
+def test_a_forget_in_a_chat_can_be_taken_back(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = ["My cat is called Miso.", "/forget", "/undo", "/undo"]
+    monkeypatch.setattr("builtins.input", lambda prompt: lines.pop(0) if lines else "/quit")
+    assert cli.main(["chat"]) == 0
+    out = capsys.readouterr().out
+    assert "(took back forgetting 2 memories)" in out
+    assert "(there is nothing to take back any more)" in out
+    code, listed = cli_json("memory", "list")
+    assert code == 0 and listed["total"] == 2  # type: ignore[index]
+
+
+def test_forgetting_from_the_command_line_chooses_what_conversations_keep(
+    home: Path,
+    embedder,  # type: ignore[no-untyped-def]
+) -> None:
+    with Assistant.from_environment(embedder=embedder) as assistant:
+        store = assistant.open_memory()
+        climb, _ = say(store, "c", ["I went climbing in Fontainebleau.", "Fun!"])
+        pinned = assistant.memories.add(Kind.FACT, "I love climbing.", pinned=True)
+    code, report = cli_json("memory", "delete", climb.id, "--yes", "--in-conversations", "remove")
+    assert code == 0 and report["deleted"] == [climb.id]  # type: ignore[index]
+    code, turns = cli_json("conversations", "show", "c")
+    assert [t["text"] for t in turns] == ["Fun!"]  # type: ignore[index]
+    code, report = cli_json("memory", "forget-about", "climbing", "--yes")
+    assert pinned.id not in report["deleted"]  # type: ignore[index]
+    code, report = cli_json("memory", "forget-about", "climbing", "--yes", "--include-pinned")
+    assert report["deleted"] == [pinned.id]  # type: ignore[index]

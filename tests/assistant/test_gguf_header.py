@@ -16,12 +16,14 @@ def test_reads_the_bundled_model_header(smollm_path: Path) -> None:
     assert 100e6 < info.parameters < 200e6
     assert info.chat_template and "<|im_start|>" in info.chat_template
     assert info.ram_estimate(4096) > info.size_bytes
+    assert info.display_name == "SmolLM2 135M Instruct"  # not its training run's name
 
 
 def test_reads_a_generated_model(tiny_gguf: Path) -> None:
     info = read_gguf(tiny_gguf)
     assert info.name == "tiny-test-llama" and info.context_length == 512
     assert info.quantization == "F32"
+    assert info.display_name == "tiny-test-llama"  # no base name and size: its name
 
 
 def _damaged(tmp_path: Path, data: bytes, name: str = "bad.gguf") -> Path:

@@ -3,12 +3,22 @@ edit may change, that forgetting is true forgetting, how a note is kept."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from mneme.assistant.core import Assistant
+from mneme.assistant import core as core_mod
+from mneme.assistant.core import UNDO_SECONDS, Assistant
 from mneme.assistant.errors import InvalidRequestError
-from mneme.assistant.memories import NOTE_SCOPE, TOPIC_MIN_MEANING, is_about
-from mneme.memory import Author, Hit, Kind, Memory, ScoreExplanation, State
+from mneme.assistant.memories import (
+    NOTE_SCOPE,
+    RELEVANT_MEANING,
+    TOPIC_LIMIT,
+    TOPIC_MIN_MEANING,
+    evidence,
+    is_about,
+)
+from mneme.memory import Author, Hit, Kind, Memory, ScoreExplanation, State, TranscriptChoice
 from tests.memory.consolidation.support import say
 
 
@@ -87,3 +97,79 @@ def test_the_overview_names_the_conversation(core: Assistant) -> None:
     seen = core.memories.overview(turn.id)
     assert seen.conversation is not None and seen.conversation.title == "Oslo trip"
     assert seen.memory.state is State.ACTIVE and seen.runs == ()
+
+
+def hit(text: str, *, dense: float, lexical: float = 0.0, role: str | None = None) -> Hit:
+    memory = Memory(
+        id=text, kind=Kind.EPISODE, text=text, said_at=0, stored_at=0, updated_at=0, role=role
+    )
+    return Hit(memory, dense, ScoreExplanation(dense=dense, lexical=lexical))
+
+
+def test_only_relevant_memories_ground_a_reply() -> None:
+    near = hit("My dog is called Biscuit.", dense=RELEVANT_MEANING + 0.01)
+    worded = hit("Biscuit eats twice a day.", dense=0.05, lexical=1.0)
+    unrelated = hit("I like tea.", dense=RELEVANT_MEANING - 0.01, lexical=1e-6)
+    assert [h.memory.id for h in evidence([unrelated, near, worded])] == [
+        near.memory.id,
+        worded.memory.id,
+    ]
+
+
+def test_a_question_asked_again_is_not_evidence_and_questions_come_after_statements() -> None:
+    asked = hit("What is my dog's name?", dense=0.95, role="user")
+    related = hit("Does my dog like walks?", dense=0.5, role="user")
+    told = hit("My dog is called Biscuit.", dense=0.4, role="user")
+    ranked = evidence([asked, related, told])
+    assert [h.memory.id for h in ranked] == [told.memory.id, related.memory.id]
+
+
+def test_forget_about_lists_every_mention_and_leaves_pinned_ones_to_the_person(
+    core: Assistant,
+) -> None:
+    store = core.open_memory()
+    intro = core.memories.add(
+        Kind.FACT, "I am Rosa; I climb, garden and paint on weekends.", pinned=True
+    )
+    say(store, "c", ["I went climbing in Fontainebleau.", "Fun!"])
+    for i in range(TOPIC_LIMIT + 5):  # more mentions than one search returns
+        store.add_memory(Kind.FACT, f"Climbing note number {i}.")
+    found = core.memories.find_about("climbing")
+    by_id = {m.memory.id: m for m in found}
+    assert len([m for m in found if m.memory.text.startswith("Climbing note")]) == TOPIC_LIMIT + 5
+    assert by_id[intro.id].left_out == "you pinned it"
+    core.memories.forget([m.memory.id for m in found if m.left_out is None])
+    assert [m.id for m in core.memories.mentioning("climbing")] == [intro.id]
+
+
+def test_the_last_forget_can_be_taken_back_for_a_while(core: Assistant) -> None:
+    store = core.open_memory()
+    turns = say(store, "c", ["My locker code is 4411.", "Noted."])
+    fact = store.add_memory(Kind.FACT, "The user's locker code is 4411.", sources=[turns[0].id])
+    core.memories.forget([turns[0].id], transcript=TranscriptChoice.HIDE_WORDS)
+    assert core.undoable == "forgetting 2 memories"
+    assert core.undo() == "forgetting 2 memories"
+    assert store.get(fact.id).sources == (turns[0].id,)
+    assert [t.text for t in store.transcript("c")] == ["My locker code is 4411.", "Noted."]
+    with pytest.raises(InvalidRequestError, match="nothing to take back"):
+        core.undo()
+
+
+def test_a_deleted_conversation_can_be_taken_back(core: Assistant) -> None:
+    store = core.open_memory()
+    turns = say(store, "trip", ["We fly to Oslo on the 3rd.", "Have a good trip!"])
+    store.set_conversation_title("trip", "Oslo")
+    core.conversations.delete("trip", forget=True)
+    assert store.get_conversation("trip") is None and store.get_many([turns[0].id]) == []
+    core.undo()
+    assert core.conversations.get("trip").title == "Oslo"
+    assert [t.id for t in core.conversations.turns("trip")] == [t.id for t in turns]
+    assert all(t.memory is not None for t in core.conversations.turns("trip"))
+
+
+def test_an_undo_offer_lapses(core: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    core.memories.forget([core.memories.add(Kind.FACT, "Temporary.").id])
+    assert core.undoable is not None
+    later = time.monotonic() + UNDO_SECONDS + 1
+    monkeypatch.setattr(core_mod.time, "monotonic", lambda: later)
+    assert core.undoable is None

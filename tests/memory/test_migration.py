@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from mneme.memory import Kind, MemoryStore, SearchFilter
+from mneme.memory import Kind, MemoryStore, SearchFilter, TurnState
 from mneme.memory._ledger import SCHEMA_VERSION
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "store-v1"
@@ -29,5 +29,10 @@ def test_a_v1_store_opens_with_everything_kept(tmp_path: Path, embedder) -> None
             "Which city does my sister live in?", k=1, filters=SearchFilter(kinds=(Kind.EPISODE,))
         )
         assert hits[0].memory.id == episode.id
+        # each conversation's transcript starts as its turns, with their words as they stand
+        said = store.transcript("conv-a")
+        assert [t.id for t in said] == [m.id for m in store.conversation("conv-a")]
+        assert all(t.state is TurnState.REMEMBERED for t in said)
+        assert next(t for t in said if t.id == episode.id).text == episode.text
     with MemoryStore.open(folder, embedder) as again:  # and it stays upgraded
         assert again.count() == 4

@@ -184,3 +184,36 @@ def test_settings_that_keep_the_model_neither_stop_a_reply_nor_undo_each_other(
     saved = json.loads((home / "config" / "settings.json").read_text())
     assert saved["ui"]["font_size"] == 13 and saved["ui"]["first_run_done"] is True
     assert session.model_state is PartState.READY
+
+
+def test_a_forgotten_turn_stays_in_its_conversation_marked_and_an_edited_one_unchanged(
+    qtbot: QtBot, open_window: OpenWindow
+) -> None:
+    """What was said stays said: the conversation and the memory are checked apart."""
+    window = open_window()
+    first = send(qtbot, window, "My dog is called Biscuit.")
+    assert first.user_memory is not None and first.assistant_memory is not None
+    core = window.session.assistant
+    store = core.store
+    assert store is not None
+    # editing the memory adds a correction; the message reads as it was typed
+    with qtbot.waitSignal(window.session.conversationLoaded, timeout=30_000):
+        core.memories.edit(first.user_memory.id, text="My dog Biscuit is a beagle.")
+    message = window.chat_view.turns()[0]
+    assert message.text == "My dog is called Biscuit."
+    assert "Remembered with your correction" in message.remembrance.text()
+    assert store.get(first.user_memory.id).text == "My dog Biscuit is a beagle."
+    # forgetting the reply keeps it in the conversation, greyed, and out of memory
+    with qtbot.waitSignal(window.session.conversationLoaded, timeout=30_000):
+        core.memories.forget([first.assistant_memory.id])
+    reply = window.chat_view.turns()[1]
+    assert reply.text == first.text and "Not remembered" in reply.remembrance.text()
+    assert store.get_many([first.assistant_memory.id]) == []
+    # and the person can take it back from the status bar
+    window.session.offer_undo("Forgot 1 memory.")
+    assert window.undo_bar.isVisibleTo(window)
+    with qtbot.waitSignal(window.session.conversationLoaded, timeout=30_000):
+        window.undo_bar.button.click()
+    assert store.get(first.assistant_memory.id).text == first.text
+    assert window.chat_view.turns()[1].remembrance.isHidden()
+    assert window.undo_bar.label.text() == "Took back forgetting 1 memory."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import QPoint, QUrl
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
@@ -153,3 +153,52 @@ def test_messages_never_open_windows_of_their_own(qtbot: QtBot) -> None:
     view.end_reply("stopped")
     QApplication.processEvents()
     assert [w for w in QApplication.topLevelWidgets() if w.isVisible()] == before
+
+
+def test_copy_says_it_copied_for_a_moment(qtbot: QtBot) -> None:
+    message = MessageWidget("assistant", "The answer is 42.")
+    qtbot.addWidget(message)
+    message.show()
+    QGuiApplication.clipboard().setText("")
+    message.copy_button.click()
+    assert QGuiApplication.clipboard().text() == "The answer is 42."
+    assert message.copy_button.text() == "Copied ✓"
+    qtbot.waitUntil(lambda: message.copy_button.text() == "Copy", timeout=5_000)
+
+
+def test_an_empty_chat_says_how_to_start_and_the_hint_goes_with_the_first_message(
+    qtbot: QtBot,
+) -> None:
+    view = ChatView()
+    qtbot.addWidget(view)
+    view.show()
+    assert view.hint.isVisible() and "Say anything to start" in view.hint.text()
+    view.add_message("user", "hello")
+    assert not view.hint.isVisible()
+    view.reset()  # a new conversation
+    assert view.hint.isVisible()
+
+
+def test_editing_a_message_whose_top_is_scrolled_off_brings_the_editor_into_view(
+    qtbot: QtBot,
+) -> None:
+    view = ChatView()
+    qtbot.addWidget(view)
+    view.resize(400, 300)
+    view.show()
+    view.add_message("user", "\n".join(f"line {i} of a long message" for i in range(40)))
+    for i in range(20):
+        view.add_message("assistant" if i % 2 == 0 else "user", f"message {i}\n" * 3)
+    bar = view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum())
+    message = view.turns()[0]
+    bar.setValue(message.height() - 120)  # the person scrolled up to its end
+    assert message.mapTo(view.viewport(), QPoint(0, 0)).y() < 0  # its top scrolled off
+    assert not message.edit_button.visibleRegion().isEmpty()  # its Edit button in sight
+    message.edit_button.click()
+
+    def editor_top_in_view() -> bool:
+        top = message.edit_area.mapTo(view.viewport(), QPoint(0, 0)).y()
+        return message.editing and 0 <= top < view.viewport().height()
+
+    qtbot.waitUntil(editor_top_in_view, timeout=5_000)

@@ -205,7 +205,7 @@ def test_consolidation_runs_in_the_background_and_shows_progress(
     report = done.args[0]
     assert report.status == "done" and report.summarised
     assert progress and progress[0][2].startswith("summarising")
-    assert "Memory consolidated" in window.consolidation_status.text()
+    assert "Memory tidied" in window.consolidation_status.text()
     assert max(stalls) < 0.5  # the model works off the UI thread
     store = window.session.assistant.store
     assert store is not None and store.count() >= 3
@@ -290,3 +290,122 @@ def test_a_second_window_on_the_same_data_is_refused_clearly(
     assert "in use by another Mneme" in second.banner.text()
     assert second.session.assistant.store is None
     assert first.session.assistant.store is not None and first.session.assistant.store.count() == 0
+
+
+LONG_TEXT = " ".join(
+    f"Day {i}: I walked the dog, watered the tomatoes and read." for i in range(400)
+)
+"""About 23,000 characters: several thousand tokens, more than the test model reads (2,048)."""
+
+
+def test_a_message_longer_than_the_model_reads_is_said_when_pasted(
+    qtbot: QtBot, open_window: OpenWindow
+) -> None:
+    window = open_window()
+    window.input.setPlainText(LONG_TEXT)
+    qtbot.waitUntil(lambda: window.too_long.isVisible(), timeout=10_000)
+    assert "longer than the model can read" in window.too_long.text()
+    assert not window.session.generating  # said before anything was sent
+    window.input.setPlainText("A short question.")
+    assert not window.too_long.isVisible()
+
+
+def test_reading_a_long_message_shows_progress_and_can_be_stopped(
+    qtbot: QtBot, open_window: OpenWindow
+) -> None:
+    window = open_window()
+    reading: list[str] = []
+
+    def on_event(event: object) -> None:
+        if type(event).__name__ == "Reading" and not reading:
+            reply = window.chat_view.messages[-1]
+            reading.append(reply.note or "")
+            reading.append(window.model_status.text())
+            window.stop_button.click()
+
+    window.session.replyEvent.connect(on_event)
+    window.input.setPlainText(LONG_TEXT[:6000])  # fits, and takes the model seconds to read
+    with qtbot.waitSignal(window.session.replyFinished, timeout=120_000) as finished:
+        qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    assert reading and "reading your message… " in reading[0]
+    assert "reading your message" in reading[1] and "Esc stops" in reading[1]
+    reply = finished.args[0]
+    assert reply.stopped and reply.pieces == 0  # stopped while reading: no reply
+    qtbot.waitUntil(lambda: not window.session.generating)
+
+
+def test_conversations_with_the_same_title_are_told_apart_by_their_date(
+    qtbot: QtBot, open_window: OpenWindow, home: Path, embedder
+) -> None:  # type: ignore[no-untyped-def]
+    from mneme.memory import MemoryStore, NewEpisode
+
+    with MemoryStore.open(home / "data" / "memory", embedder) as store:
+        for conversation, at in (("c1", 1_700_000_000.0), ("c2", 1_710_000_000.0)):
+            store.add_episode(NewEpisode("Hello there.", "user", conversation, said_at=at))
+            store.set_conversation_title(conversation, "Hello there")
+    window = open_window()
+    qtbot.waitUntil(lambda: window.conversations.count() == 2, timeout=30_000)
+    titles = [window.conversations.item(i).text() for i in range(2)]
+    assert all(t.startswith("Hello there · ") for t in titles)
+    assert titles[0] != titles[1]
+
+
+def _remembered(home: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    from mneme.memory import MemoryStore, NewEpisode
+
+    with MemoryStore.open(home / "data" / "memory", embedder) as store:
+        store.add_episode(NewEpisode("My bike is green.", "user", "c1"))
+        store.set_conversation_title("c1", "My bike")
+
+
+def test_conversations_show_before_search_is_ready_and_the_wait_is_said(
+    qtbot: QtBot, home: Path, embedder
+) -> None:  # type: ignore[no-untyped-def]
+    from mneme.assistant.core import Assistant
+    from mneme.ui.main_window import MainWindow
+    from mneme.ui.session import AppSession
+
+    _remembered(home, embedder)
+    session = AppSession(Assistant.from_environment(embedder=embedder))
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    window.show()
+    ready: list[bool] = []
+    statuses: list[str] = []
+    session.searchReady.connect(ready.append)
+    session.searchReady.connect(lambda _: statuses.append(window.memory_status.text()))
+    try:
+        with qtbot.waitSignal(session.searchReady, check_params_cb=bool, timeout=60_000):
+            session.start()
+        assert ready == [False, True]
+        assert statuses[0] == "Memory: 1 memory · search getting ready…"
+        assert statuses[1] == "Memory: 1 memory"
+        qtbot.waitUntil(lambda: "My bike is green." in window.chat_view.toPlainText())
+        store = session.assistant.store
+        assert store is not None and store.connected
+    finally:
+        session.shutdown()
+
+
+def test_a_memory_made_with_another_search_model_is_listed_and_then_said_unusable(
+    qtbot: QtBot, home: Path, embedder
+) -> None:  # type: ignore[no-untyped-def]
+    from mneme.assistant.core import Assistant
+    from mneme.ui.main_window import MainWindow
+    from mneme.ui.session import AppSession
+    from tests.fakes import HashEmbedder
+
+    _remembered(home, embedder)
+    session = AppSession(Assistant.from_environment(embedder=HashEmbedder()))
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        session.start()
+        qtbot.waitUntil(lambda: window.conversations.count() == 1, timeout=60_000)
+        qtbot.waitUntil(lambda: session.memory_state is PartState.FAILED, timeout=60_000)
+        assert window.memory_status.text() == "Memory: unavailable"
+        assert "re-index to switch models" in window.banner.text() and window.banner.isVisible()
+        assert window.conversations.count() == 1  # what was listed stays listed
+    finally:
+        session.shutdown()

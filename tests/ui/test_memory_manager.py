@@ -20,7 +20,17 @@ from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from mneme.assistant.core import Assistant
-from mneme.memory import Kind, ListQuery, Memory, MemoryStore, NewEpisode, SortKey, State
+from mneme.memory import (
+    Kind,
+    ListQuery,
+    Memory,
+    MemoryStore,
+    NewEpisode,
+    SortKey,
+    State,
+    TranscriptChoice,
+    TurnState,
+)
 from mneme.memory.consolidation import Consolidator
 from mneme.ui.memory_manager import MemoryManager
 from mneme.ui.memory_table import PLACEHOLDER, Column, MemoryTableModel
@@ -152,7 +162,7 @@ def test_rows_load_lazily_in_blocks_on_worker_threads(
     assert manager.count.text() == "1,500 memories"
     # the newest first; the rows far below are not read until shown
     qtbot.waitUntil(lambda: model.memory_at(0) is not None, timeout=30_000)
-    assert model.data(model.index(0, Column.TEXT)) == "user: turn 1499 of the long talk"
+    assert model.data(model.index(0, Column.TEXT)) == "You: turn 1499 of the long talk"
     assert model.memory_at(1499) is None
     assert model.data(model.index(1499, Column.KIND)) == ""
     assert 7 not in model.loaded_blocks  # (asked for by the call above, not yet arrived)
@@ -161,7 +171,7 @@ def test_rows_load_lazily_in_blocks_on_worker_threads(
     qtbot.waitUntil(lambda: model.memory_at(1499) is not None, timeout=30_000)
     last = model.memory_at(1499)
     assert last is not None and last.text == "turn 0 of the long talk"
-    assert model.data(model.index(1499, Column.TEXT)) == "user: turn 0 of the long talk"
+    assert model.data(model.index(1499, Column.TEXT)) == "You: turn 0 of the long talk"
     assert 3 not in model.loaded_blocks  # the middle was never shown, never read
     assert threads and not any(threads)  # the store was only read by workers
 
@@ -225,7 +235,7 @@ def test_the_selection_follows_its_memory_when_rows_move(qtbot: QtBot, session: 
     store.forget([turns[0].id])
     settle(qtbot, manager, 4)
     assert manager.table.selected_rows() == [3]
-    assert manager.model.data(manager.model.index(3, Column.TEXT)) == "assistant: second"
+    assert manager.model.data(manager.model.index(3, Column.TEXT)) == "Mneme: second"
 
 
 # -- filters, sort, search ----------------------------------------------------------------------
@@ -328,7 +338,9 @@ def test_search_finds_a_memory_by_meaning_and_an_empty_box_browses_again(
     top = manager.model.memory_at(0)
     assert top is not None and top.text == "My sister Ana lives in Lisbon."
     assert not manager.table.isColumnHidden(Column.SCORE)
-    assert float(manager.model.data(manager.model.index(0, Column.SCORE))) > 0
+    top_hit = manager.model.hit_at(0)
+    assert top_hit is not None and top_hit.score > 0
+    assert manager.model.data(manager.model.index(0, Column.SCORE)) == "similar meaning"
     assert "found for" in manager.count.text()
 
     manager.search.clear()
@@ -393,7 +405,7 @@ def test_the_detail_pane_restores_a_version_too(qtbot: QtBot, session: AppSessio
     select(qtbot, manager, fact.id)
     pane = manager.detail
     qtbot.waitUntil(lambda: pane.history.count() == 1, timeout=30_000)
-    assert pane.tabs.tabText(2) == "History (1)"
+    assert pane.tabs.tabText(2) == "Earlier versions (1)"
     pane.history.setCurrentRow(0)
     pane.restore_button.click()
     qtbot.waitUntil(lambda: store.get(fact.id).text == "My bike is red.", timeout=30_000)
@@ -440,7 +452,7 @@ def test_add_a_note_by_hand(qtbot: QtBot, session: AppSession) -> None:
     memory = store.get(added.args[0].id)
     assert (memory.kind, memory.scope, memory.pinned) == (Kind.SUMMARY, "note", True)
     settle(qtbot, manager, 1)
-    assert manager.model.data(manager.model.index(0, Column.KIND)) == "summary (note)"
+    assert manager.model.data(manager.model.index(0, Column.KIND)) == "note"
 
 
 # -- forgetting ---------------------------------------------------------------------------------
@@ -461,11 +473,17 @@ def test_delete_shows_the_cascade_first_and_then_forgets(
     dialog = opened(qtbot, lambda: manager.forget_dialog)
     qtbot.waitUntil(lambda: dialog.deleted_list.count() > 0, timeout=30_000)
     lines = [dialog.deleted_list.item(i).text() for i in range(dialog.deleted_list.count())]
-    assert any(line.startswith("[chosen] episode") and "named Miso." in line for line in lines)
-    assert any(line.startswith("[no other source] fact") and fact.text in line for line in lines)
-    assert any(line.startswith("[used what you chose; written again") for line in lines)
-    assert "fact that only it supported" in dialog.summary.text()
-    assert "summar" in dialog.summary.text() and dialog.forget_button.isEnabled()
+    assert any(line.startswith("You said on ") and "named Miso." in line for line in lines)
+    assert any(line.startswith("Fact (") and fact.text in line for line in lines)
+    assert any(line.startswith("Summary (") for line in lines)
+    summary = dialog.summary.text()
+    assert "1 thing said in conversations and 1 fact learnt only from them" in summary
+    assert "that used them" in summary and "written again without them" in summary
+    assert dialog.forget_button.isEnabled()
+    # what becomes of the conversation is said, and chosen (the words kept by default)
+    assert dialog.conversations_box.isVisibleTo(dialog)
+    assert "said in 1 conversation" in dialog.conversations_label.text()
+    assert dialog.choice is TranscriptChoice.KEEP_WORDS
 
     dialog.reject()  # cancelling forgets nothing
     wait_idle(qtbot, session)
@@ -483,9 +501,13 @@ def test_delete_shows_the_cascade_first_and_then_forgets(
     assert turns[0].id not in remaining and fact.id not in remaining
     assert not remaining & {s.id for s in summaries}
     assert remaining == {turns[1].id}
-    assert manager.status.text().startswith("Forgot ")
-    assert "to be rewritten" in manager.status.text()
+    assert manager.undo_bar.isVisibleTo(manager)
+    assert manager.undo_bar.label.text().startswith("Forgot ")
+    assert "will be written again" in manager.undo_bar.label.text()
     settle(qtbot, manager, 1)
+    # the conversation still shows what was said, marked as no longer remembered
+    said = store.transcript(turns[0].conversation_id or "")
+    assert (said[0].text, said[0].state) == (turns[0].text, TurnState.NOT_REMEMBERED)
 
 
 def test_forget_everything_about_a_topic(qtbot: QtBot, session: AppSession) -> None:
@@ -531,7 +553,7 @@ def test_forget_everything_about_a_topic(qtbot: QtBot, session: AppSession) -> N
     remaining = {m.text for m in store.browse(ListQuery(limit=100)).items}
     assert remaining == {"A wasp stung me near the beehive.", *(m.text for m in others)}
     assert not dialog.isVisible()
-    assert manager.status.text() == "Forgot 2 memories."
+    assert manager.undo_bar.label.text() == "Forgot 2 memories."
 
 
 # -- the detail pane ------------------------------------------------------------------------
@@ -550,8 +572,10 @@ def test_the_detail_pane_shows_provenance_derived_and_the_runs(
     assert "I have a cat named Miso." in pane.sources.item(0).text()
     assert pane.text.toPlainText() == fact.text
     assert "“About my cat”" in pane.facts.text()
-    assert "added" in pane.runs.item(0).text()
-    assert pane.tabs.tabText(0) == "Made from (1)" and pane.tabs.tabText(3) == "Runs (1)"
+    assert "Mneme wrote it" in pane.runs.item(0).text()
+    assert (
+        pane.tabs.tabText(0) == "Comes from (1)" and pane.tabs.tabText(3) == "Changes by Mneme (1)"
+    )
     # a fact opens its conversation at the turn it came from
     assert pane.open_button.isEnabled()
     with qtbot.waitSignal(manager.openConversation) as opened:
@@ -565,8 +589,8 @@ def test_the_detail_pane_shows_provenance_derived_and_the_runs(
     qtbot.waitUntil(lambda: pane.derived.count() >= 2)
     derived = [pane.derived.item(i).text() for i in range(pane.derived.count())]
     assert any(fact.text in line for line in derived)
-    assert any(line.startswith("summary") for line in derived)
-    assert "“About my cat”, turn 1" in pane.facts.text()
+    assert any(line.startswith("Summary (") for line in derived)
+    assert "in the conversation “About my cat”" in pane.facts.text()
     assert pane.runs.count() == 1 and "read" in pane.runs.item(0).text()
     with qtbot.waitSignal(manager.openConversation) as opened:
         pane.open_button.click()
@@ -627,3 +651,78 @@ def test_a_hidden_manager_reads_nothing_until_shown_again(
     manager.show()
     settle(qtbot, manager, 3)
     assert texts(manager)[0] == "three"
+
+
+def test_forgetting_can_remove_the_turn_from_its_conversation_and_be_taken_back(
+    qtbot: QtBot, session: AppSession
+) -> None:
+    store = store_of(session)
+    turns = say(store, "c", ["My locker code is 4411.", "Noted."])
+    manager = open_manager(qtbot, session)
+    settle(qtbot, manager, 2)
+    dialog = manager.forget([turns[0].id])
+    qtbot.waitUntil(lambda: dialog.forget_button.isEnabled(), timeout=30_000)
+    dialog.choices[TranscriptChoice.REMOVE_TURN].setChecked(True)
+    with qtbot.waitSignal(dialog.forgotten, timeout=30_000):
+        dialog.forget_button.click()
+    assert store.get_many([turns[0].id]) == []  # memory
+    assert [t.text for t in store.transcript("c")] == ["Noted."]  # conversation
+    assert manager.undo_bar.label.text() == "Forgot 1 memory."
+    with qtbot.waitSignal(session.undone, timeout=30_000):
+        manager.undo_bar.button.click()
+    assert store.get(turns[0].id).text == "My locker code is 4411."
+    assert [t.text for t in store.transcript("c")] == ["My locker code is 4411.", "Noted."]
+    settle(qtbot, manager, 2)
+
+
+def test_a_search_finds_what_it_is_about_not_every_memory(
+    qtbot: QtBot, session: AppSession
+) -> None:
+    store = store_of(session)
+    say(store, "c", ["My dog Biscuit loves long walks.", "Lovely.", "I repaint the fence."])
+    manager = open_manager(qtbot, session)
+    settle(qtbot, manager, 3)
+    with qtbot.waitSignal(manager.searchFinished, timeout=30_000) as found:
+        manager.search.setText("pet")
+        manager.run_search()
+    assert found.args == [1] and texts(manager) == ["My dog Biscuit loves long walks."]
+    assert manager.count.text() == "1 found for “pet”"
+
+
+def test_clear_filters_clears_the_search_too(qtbot: QtBot, session: AppSession) -> None:
+    store = store_of(session)
+    say(store, "c", ["My dog Biscuit loves long walks.", "Lovely.", "I repaint the fence."])
+    manager = open_manager(qtbot, session)
+    settle(qtbot, manager, 3)
+    with qtbot.waitSignal(manager.searchFinished, timeout=30_000):
+        manager.search.setText("pet")
+        manager.run_search()
+    manager.filters.pinned.setChecked(True)
+    qtbot.waitUntil(lambda: manager.model.rowCount() == 0, timeout=30_000)
+    manager.filters.clear_button.click()
+    assert manager.search.text() == "" and not manager.filters.pinned.isChecked()
+    settle(qtbot, manager, 3)
+    assert manager.count.text() == "3 memories"
+
+
+def test_a_memory_far_down_the_list_is_selected_when_asked_for(
+    qtbot: QtBot, session: AppSession
+) -> None:
+    """What a click on a recalled memory does: its row is found and read, even when it
+    is far below the rows read so far (it used to say it was not listed)."""
+    store = store_of(session)
+    saved = store.add_episodes(
+        [
+            NewEpisode(f"turn {i} of the long talk", "user", "bulk", said_at=START + i)
+            for i in range(1200)
+        ]
+    )
+    manager = open_manager(qtbot, session)
+    qtbot.waitUntil(lambda: manager.model.rowCount() == 1200, timeout=60_000)
+    wanted = saved[5]  # the newest first: row 1194, in a block not yet read
+    assert manager.model.row_of(wanted.id) is None
+    manager.select_memory(wanted.id)
+    qtbot.waitUntil(lambda: manager.table.selected_rows() == [1194], timeout=30_000)
+    assert manager.model.memory_at(1194) == wanted
+    assert manager.detail.memory_id == wanted.id
+    assert "not among" not in manager.status.text() and "hide" not in manager.status.text()

@@ -29,7 +29,7 @@ from pytestqt.qtbot import QtBot
 
 from mneme.assistant.core import Assistant
 from mneme.assistant.secrets import CHROMA_SERVER_TOKEN, MODEL_SERVER_KEY
-from mneme.assistant.settings import Settings
+from mneme.assistant.settings import Settings, updated
 from mneme.ui.session import AppSession
 from mneme.ui.settings_dialog import SettingsDialog
 from mneme.ui.settings_fields import NumberEditor, lookup
@@ -121,30 +121,40 @@ def test_every_schema_field_has_an_editor_showing_its_value(
         assert tab is not None and tab.isAncestorOf(editor), dotted
     titles = [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())]
     assert titles == [
+        "Everyday",
         "Model",
         "Replies",
         "Model server",
         "Memory",
         "Chat",
-        "Appearance",
         "Keys",
         "Data folder",
     ]
+    # the everyday choices first; the rest only when asked for
+    shown = [t for i, t in enumerate(titles) if dialog.tabs.isTabVisible(i)]
+    assert shown == ["Everyday", "Data folder"] and not dialog.advanced.isChecked()
+    everyday = dialog.tabs.widget(0)
+    for dotted in ("ui.theme", "memory.enabled", "memory.episode_retention_days"):
+        assert everyday.isAncestorOf(dialog.editors[dotted]), dotted
+    dialog.advanced.setChecked(True)
+    assert all(dialog.tabs.isTabVisible(i) for i in range(dialog.tabs.count()))
     assert isinstance(dialog.editors["chat.system_prompt"].input, QPlainTextEdit)
     assert dialog.editors["model.threads"].value() == 1  # from the file, not the default
 
 
 def test_numbers_cannot_be_set_beyond_their_limits(qtbot: QtBot, session: AppSession) -> None:
     dialog = open_dialog(qtbot, session)
-    # optional numbers: "Off" means None
+    # optional numbers: a tick box said positively turns them on; unticked means None
     seed = dialog.editors["model.seed"]
-    assert isinstance(seed, NumberEditor) and seed.off is not None
-    assert seed.off.isChecked() is False and seed.value() == 7
-    seed.off.setChecked(True)
+    assert isinstance(seed, NumberEditor) and seed.switch is not None
+    assert seed.switch.text() == "Use the fixed seed"
+    assert seed.switch.isChecked() and seed.value() == 7
+    seed.switch.setChecked(False)
     assert seed.value() is None and not seed.spin.isEnabled()
     retention = dialog.editors["memory.episode_retention_days"]
-    assert isinstance(retention, NumberEditor) and retention.off is not None
-    assert retention.off.isChecked() and retention.value() is None
+    assert isinstance(retention, NumberEditor) and retention.switch is not None
+    assert not retention.switch.isChecked() and retention.value() is None
+    assert not retention.spin.isEnabled()
     numbers = {d: e for d, e in dialog.editors.items() if isinstance(e, NumberEditor)}
     assert len(numbers) >= 15
     for dotted, editor in numbers.items():
@@ -256,8 +266,8 @@ def test_shortening_retention_asks_first(
 ) -> None:
     dialog = open_dialog(qtbot, session)
     retention = dialog.editors["memory.episode_retention_days"]
-    assert isinstance(retention, NumberEditor) and retention.off is not None
-    retention.off.setChecked(False)
+    assert isinstance(retention, NumberEditor) and retention.switch is not None
+    retention.switch.setChecked(True)
     retention.spin.setValue(30)
     asked: list[str] = []
 
@@ -282,11 +292,11 @@ def test_reset_puts_a_sections_defaults_back(qtbot: QtBot, session: AppSession) 
     dialog = open_dialog(qtbot, session)
     dialog.editors["ui.font_size"].set_value(20)
     dialog.editors["ui.theme"].set_value("dark")
-    dialog.editors["generation.temperature"].set_value(1.5)
-    dialog.reset_buttons["ui"].click()
+    dialog.editors["generation.top_p"].set_value(0.5)
+    dialog.reset_buttons["everyday"].click()
     assert dialog.editors["ui.font_size"].value() == 11
     assert dialog.editors["ui.theme"].value() == "system"
-    assert dialog.editors["generation.temperature"].value() == pytest.approx(1.5)
+    assert dialog.editors["generation.top_p"].value() == pytest.approx(0.5)
     dialog.reset_buttons["model"].click()
     assert dialog.editors["model.seed"].value() is None  # the file said 7
     assert dialog.changes()["model.seed"] is None
@@ -339,7 +349,7 @@ def test_without_a_keyring_the_dialog_explains_and_offers_the_file(
     secrets_file = home / "config" / "secrets.json"
     dialog = open_dialog(qtbot, session)
     panel = dialog.secrets_panel
-    assert not panel.warning.isHidden() and "No system keyring" in panel.warning.text()
+    assert panel.warning.isHidden()  # no server in use: nothing to keep, nothing to warn of
     dialog.tabs.setCurrentIndex(0)
     panel.editors[CHROMA_SERVER_TOKEN].line.setText(token)
     dialog.ok_button.click()
@@ -376,3 +386,16 @@ def test_the_data_folders_are_shown_and_open_in_the_file_manager(
         assert shown is not None and shown.isReadOnly() and shown.text() == str(folder)
         dialog.folder_buttons[key].click()
     assert opened == [paths.data, paths.config, paths.logs]
+
+
+def test_the_missing_keyring_is_said_where_a_server_needs_a_key(
+    qtbot: QtBot, session: AppSession, no_keyring: None
+) -> None:
+    with qtbot.waitSignal(session.settingsApplied, timeout=10_000):
+        session.apply_settings(
+            updated(session.settings, {"memory.server_url": "http://127.0.0.1:9"})
+        )
+    dialog = open_dialog(qtbot, session)
+    panel = dialog.secrets_panel
+    qtbot.waitUntil(lambda: panel.status is not None)
+    assert not panel.warning.isHidden() and "No system keyring" in panel.warning.text()
