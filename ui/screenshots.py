@@ -4,8 +4,9 @@
 
 Uses a fresh data folder (or ``--home``) so the pictures start at the first
 run: the welcome, a chat with the bundled model, recall in a new conversation
-with the memories it used, the memory manager and its editor, a
-consolidation run, the settings, the model manager, a temporary chat and the
+with the memories it used, the memory manager and its editor, forgetting
+(what it says first, the conversation after, a topic with a pinned note), a
+long paste, a consolidation run, the settings, the model manager, a temporary chat and the
 dark theme. The script is a list of steps; each waits for what it needs.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
@@ -34,8 +35,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from mneme.assistant.core import Assistant
     from mneme.assistant.settings import updated
+    from mneme.memory import Conversation, Kind
 
+    from .core_op import CoreOp
     from .main_window import MainWindow
+    from .memory_manager import MemoryManager
     from .session import AppSession, PartState
     from .theme import apply_theme
     from .welcome import WelcomeDialog
@@ -66,6 +70,47 @@ def main(argv: list[str] | None = None) -> int:
         window.send_button.click()
         yield lambda: session.generating
         yield idle
+
+    def trust(manager: MemoryManager) -> Step:
+        """Forgetting as a person meets it: what it says first, the conversation after,
+        and a topic with a pinned note that is listed and left out."""
+        listed: list[Sequence[Conversation]] = []
+        session.conversationsLoaded.connect(listed.append)
+        session.load_conversations()
+        yield lambda: bool(listed)
+        first = listed[-1][-1]  # the oldest: Rosa's introduction
+        window.open_conversation(first.id)
+        yield lambda: not window.chat_view.is_empty()
+        said = window.chat_view.turns()[0].memory_id
+        if said is None:
+            return
+        forget = manager.forget([said])
+        yield lambda: forget.deleted_list.count() > 0
+        shot("10-forget-says-what-leaves-memory-and-conversations", forget)
+        forget.forget()
+        yield idle
+        window.open_conversation(first.id)
+        yield lambda: window.chat_view.turns()[0].remembrance.isVisible()
+        shot("11-a-forgotten-turn-stays-in-its-conversation")
+        note = "Note: the tomatoes on the balcony need water every evening in summer."
+        CoreOp(
+            session, lambda core: core.memories.add(Kind.SUMMARY, note, pinned=True), parent=window
+        ).run()
+        yield idle
+        topic = manager.forget_topic()
+        topic.topic.setText("tomatoes")
+        searched: list[int] = []
+        topic.searched.connect(searched.append)
+        topic.search()
+        yield lambda: bool(searched)
+        shot("12-forget-about-lists-what-it-leaves-out", topic)
+        topic.reject()
+        window.new_conversation()
+        yield lambda: window.chat_view.hint.isVisible()
+        window.input.setPlainText("All my notes from the trip. " * 1500)
+        yield window.too_long.isVisible
+        shot("13-a-long-paste-is-said-at-once")
+        window.input.clear()
 
     def script() -> Step:
         welcome = WelcomeDialog(session, window)
@@ -107,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             yield lambda: True
             shot("05-memory-editor", editor)
             editor.reject()
+        yield from trust(manager)
         if dialog is not None:
             dialog.hide()
         settings = window.show_settings()
