@@ -14,11 +14,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mneme.memory import Run
-from mneme.memory.consolidation import ConsolidationConfig, ModelBusy, RunReport, undo_run
+from mneme.memory.consolidation import (
+    ConsolidationConfig,
+    ModelBusy,
+    ModelUse,
+    RunReport,
+    undo_run,
+)
+from mneme.memory.consolidation.selfcheck import check_model
 
 from .actions import action
 from .llm.base import CancelToken, ChatMessage, SamplingParams
 from .llm.owner import ModelOwner, Preempted, Priority
+from .model_trust import AUTOMATIC, Basis, ModelChecks, Trust
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -78,9 +86,10 @@ class BackgroundModel:
         return text
 
 
-def config_from(settings: Settings) -> ConsolidationConfig:
+def config_from(settings: Settings, model_use: ModelUse = ModelUse.NOTHING) -> ConsolidationConfig:
     memory = settings.memory
     return ConsolidationConfig(
+        model_use=model_use,
         idle_minutes=memory.idle_minutes,
         episode_retention_days=(
             float(memory.episode_retention_days) if memory.episode_retention_days else None
@@ -103,6 +112,7 @@ class ConsolidationActions:
 
     def __init__(self, core: Assistant) -> None:
         self._core = core
+        self._checks = ModelChecks(core.paths.data)
 
     @action
     def run(
@@ -114,12 +124,62 @@ class ConsolidationActions:
     ) -> RunReport:
         """Summarise and distil the conversations that are due (``everything``: all of
         them, even active ones). Needs the model and the memory; a message sent meanwhile
-        takes the model, and what is left waits for the next run."""
+        takes the model, and what is left waits for the next run. A model not yet checked
+        is checked first (see :meth:`check_model`)."""
         token = cancel or CancelToken()
-        consolidator = self._core.consolidator(token)
+        trust = self.trust()
+        if trust.basis is Basis.UNCHECKED:
+            if progress is not None:
+                progress(0, 1, "checking what the model writes")
+            try:
+                trust = self.check_model(cancel=token)
+            except ModelBusy:
+                return RunReport(run_id="", status="interrupted")  # checked next time
+        consolidator = self._core.consolidator(token, trust.use)
         return consolidator.run(
             everything=everything, should_stop=lambda: token.cancelled, progress=progress
         )
+
+    def _identity(self) -> tuple[str, str]:
+        """(identity, readable name) of the model the settings name."""
+        settings = self._core.settings
+        if settings.server.enabled:
+            name = settings.server.model or settings.server.url
+            return self._checks.identity(None, f"{settings.server.url} {name}"), name
+        path = self._core.model_path()
+        return self._checks.identity(path), path.stem
+
+    @action
+    def trust(self) -> Trust:
+        """What the model may write into the memory now, and why (runs no model)."""
+        identity, name = self._identity()
+        check = self._checks.verdict(identity)
+        chosen = self._core.settings.memory.model_writes
+        if chosen != AUTOMATIC:
+            return Trust(ModelUse(chosen), Basis.CHOSEN, name, check)
+        if check is None:
+            return Trust(ModelUse.NOTHING, Basis.UNCHECKED, name, None)
+        return Trust(check.use, Basis.CHECKED, name, check)
+
+    @action
+    def check_model(self, *, cancel: CancelToken | None = None) -> Trust:
+        """Put fixed conversations with known facts to the model (about a minute with the
+        bundled one, at background priority) and keep its verdict for this model file.
+        Raises :class:`ModelBusy` if a reply took the model, and when ``cancel`` is set."""
+        token = cancel or CancelToken()
+        identity, _ = self._identity()
+        model = BackgroundModel(self._core.open_model(), cancel=token)
+        store = self._core.open_memory()
+        check = check_model(
+            model,
+            store.embedder,
+            config_from(self._core.settings),
+            should_stop=lambda: token.cancelled,
+        )
+        if check is None:
+            raise ModelBusy("the check was stopped")
+        self._checks.keep(identity, check)
+        return self.trust()
 
     @action
     def runs(self, limit: int = RUNS_SHOWN) -> list[Run]:

@@ -41,7 +41,7 @@ from mneme.memory import (
     SentenceTransformerEmbedder,
     ServerLocation,
 )
-from mneme.memory.consolidation import Consolidator
+from mneme.memory.consolidation import Consolidator, ModelUse
 
 from . import settings as settings_mod
 from .actions import action, core_actions
@@ -302,8 +302,11 @@ class Assistant:
                 self._chat = ChatService(self._model, self._store, self.settings)
             return self._chat
 
-    def consolidator(self, cancel: CancelToken | None = None) -> Consolidator:
-        """Consolidation over the open memory with the open model (at background priority)."""
+    def consolidator(
+        self, cancel: CancelToken | None = None, model_use: ModelUse = ModelUse.NOTHING
+    ) -> Consolidator:
+        """Consolidation over the open memory with the open model (at background priority),
+        the model writing what ``model_use`` allows (see ``consolidation.trust()``)."""
         with self._parts:
             if self._model is None:
                 raise NotReadyError(Part.MODEL, "the chat model is not loaded")
@@ -312,7 +315,7 @@ class Assistant:
             return Consolidator(
                 self._store,
                 BackgroundModel(self._model, cancel=cancel),
-                config_from(self.settings),
+                config_from(self.settings, model_use),
             )
 
     # -- settings ---------------------------------------------------------------------

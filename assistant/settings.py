@@ -158,6 +158,20 @@ class MemorySettings(_Section):
         "conversations (you can see and take back each run).",
         json_schema_extra=EVERYDAY,
     )
+    model_writes: Literal["automatic", "facts_and_summaries", "summaries", "nothing"] = Field(
+        "automatic",
+        title="What the model writes",
+        description="Facts in your own words are always kept. Automatic: the model also "
+        "writes facts and summaries as far as a short check of it shows it does them well.",
+        json_schema_extra={
+            "labels": {
+                "automatic": "Automatic (as far as the model is good at it)",
+                "facts_and_summaries": "Facts and summaries",
+                "summaries": "Summaries only",
+                "nothing": "Nothing (only your own words)",
+            }
+        },
+    )
     idle_minutes: float = Field(
         10.0,
         ge=0.5,

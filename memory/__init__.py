@@ -19,6 +19,7 @@ from .errors import (
 from .packing import Snippet, pack
 from .records import (
     CONFLICTS_WITH,
+    ORIGIN,
     Author,
     Conversation,
     Hit,
@@ -27,6 +28,7 @@ from .records import (
     Memory,
     MemoryDetails,
     NewEpisode,
+    Origin,
     Page,
     ScoreExplanation,
     SortKey,
@@ -35,6 +37,7 @@ from .records import (
     TranscriptChoice,
     TranscriptTurn,
     TurnState,
+    written_by_model,
 )
 from .retrieval import RetrievalConfig, SearchFilter
 from .store import Change, DeleteReport, MemoryStore, ServerLocation
@@ -43,6 +46,7 @@ from .timeparse import TimeHint, parse_time
 __all__ = [
     "CONFLICTS_WITH",
     "MAX_TEXT_CHARS",
+    "ORIGIN",
     "Author",
     "Change",
     "Conversation",
@@ -63,6 +67,7 @@ __all__ = [
     "MemoryStore",
     "MemoryStoreError",
     "NewEpisode",
+    "Origin",
     "Page",
     "RetrievalConfig",
     "Run",
@@ -86,4 +91,5 @@ __all__ = [
     "force_offline",
     "pack",
     "parse_time",
+    "written_by_model",
 ]

@@ -15,7 +15,18 @@ from typing import Any
 
 from . import _indexing
 from ._ledger import Ledger, memory_from_row
-from .records import CONFLICTS_WITH, Kind, ListQuery, Memory, Page, SortKey, State
+from .records import (
+    CONFLICTS_WITH,
+    ORIGIN,
+    Author,
+    Kind,
+    ListQuery,
+    Memory,
+    Origin,
+    Page,
+    SortKey,
+    State,
+)
 from .retrieval import Features, SearchFilter
 
 _SELECT = (
@@ -177,6 +188,7 @@ class Catalogue:
                 since=query.since,
                 until=query.until,
                 pinned_only=query.pinned_only,
+                written_by_model=query.written_by_model,
             )
         )
         clauses = [where] if where else []
@@ -263,11 +275,25 @@ class Catalogue:
             rows = self._ledger.query(
                 "SELECT items.id, kind, state, said_at, importance, pinned, conversation_id,"
                 " json_extract(record, '$.speaker'), json_extract(record, '$.sources'),"
-                " usage.last_access FROM items LEFT JOIN usage ON usage.id = items.id"
+                f" usage.last_access, json_extract(record, '$.role'), {BY_MODEL}"
+                " FROM items LEFT JOIN usage ON usage.id = items.id"
                 f" WHERE items.id IN ({marks})",
                 chunk,
             )
-            for i, kind, state, said, imp, pinned, conv, speaker, sources, last in rows:
+            for (
+                i,
+                kind,
+                state,
+                said,
+                imp,
+                pinned,
+                conv,
+                speaker,
+                sources,
+                last,
+                role,
+                model,
+            ) in rows:
                 found[str(i)] = Features(
                     Kind(kind),
                     State(state),
@@ -278,6 +304,8 @@ class Catalogue:
                     speaker,
                     last,
                     tuple(json.loads(sources)) if sources and sources != "[]" else (),
+                    role,
+                    bool(model),
                 )
         return found
 
@@ -311,6 +339,13 @@ class Catalogue:
         return [(str(i), float(s)) for i, s in rows]
 
 
+BY_MODEL = (
+    f"(json_extract(items.record, '$.author') = '{Author.CONSOLIDATION.value}' AND"
+    f" coalesce(json_extract(items.record, '$.extra.{ORIGIN}'), '') != '{Origin.STATEMENT.value}')"
+)
+"""SQL for ``records.written_by_model``."""
+
+
 def sql_where(filters: SearchFilter) -> tuple[str, list[Any]]:
     """A filter as a WHERE clause over ``items`` and its parameters."""
     clauses: list[str] = []
@@ -335,4 +370,6 @@ def sql_where(filters: SearchFilter) -> tuple[str, list[Any]]:
         params.append(filters.until)
     if filters.pinned_only:
         clauses.append("items.pinned = 1")
+    if filters.written_by_model:
+        clauses.append(BY_MODEL)
     return " AND ".join(clauses), params

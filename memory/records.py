@@ -21,6 +21,17 @@ holds; :meth:`MemoryStore.resolve_conflict` removes it once the person decided,
 and :meth:`MemoryStore.conflicts` lists the pairs still open."""
 
 
+ORIGIN = "origin"
+"""The ``extra`` key of a fact consolidation wrote: whose words it is (:class:`Origin`)."""
+
+
+class Origin(StrEnum):
+    STATEMENT = "statement"
+    """The person's own sentence, kept word for word (no model)."""
+    MODEL = "model"
+    """Written by the model from the turns it cites."""
+
+
 class Kind(StrEnum):
     EPISODE = "episode"
     """A chat turn, kept verbatim."""
@@ -115,6 +126,8 @@ class ScoreExplanation:
     """Boost because the query names who said it."""
     time: float = 0.0
     """Boost because it falls in a time the query mentions ("last week")."""
+    voice: float = 0.0
+    """Lowered because Mneme said it and the query is not about what Mneme said."""
     via: str | None = None
     """Id of a fact or summary that matched and pointed here."""
     dense_rank: int | None = None
@@ -134,6 +147,8 @@ class ScoreExplanation:
             parts.append(f"speaker +{self.speaker:.2f}")
         if self.time:
             parts.append(f"time +{self.time:.2f}")
+        if self.voice:
+            parts.append(f"said by Mneme {self.voice:+.2f}")
         if self.via:
             parts.append(f"via {self.via}")
         return ", ".join(parts) or "no signal"
@@ -222,10 +237,18 @@ class ListQuery:
     pinned_only: bool = False
     contains: str | None = None
     """Only memories whose words include all of these (lexical, stemmed)."""
+    written_by_model: bool = False
+    """Only what a model wrote and nobody changed since (see :func:`written_by_model`)."""
     sort: SortKey = SortKey.SAID_AT
     descending: bool = True
     offset: int = 0
     limit: int = 100
+
+
+def written_by_model(memory: Memory) -> bool:
+    """Whether a model wrote this version: a summary, or a fact not in the person's own
+    words, last written by consolidation (an edit by the person makes it theirs)."""
+    return memory.author is Author.CONSOLIDATION and memory.extra.get(ORIGIN) != Origin.STATEMENT
 
 
 @dataclass(frozen=True, slots=True)

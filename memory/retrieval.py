@@ -10,7 +10,10 @@
    Reciprocal-rank fusion lost 7 points of recall@5 here: it throws away how
    much better the best match is.
 3. **Rerank** (Generative Agents style): recency, importance, a boost for
-   turns by a speaker the query names, and one for the time range it names.
+   turns by a speaker the query names, and one for the time range it names;
+   Mneme's own replies step back (``own_words``) unless the query asks what
+   Mneme said, so that a long, generic reply that repeats the question's words
+   does not outrank the person's short statement of the answer.
 4. **Derived keys.** A fact or summary that matches lends its score to the
    episodes it came from, so asking about a fact finds the turn behind it.
 5. Optional **MMR** for diversity.
@@ -21,6 +24,7 @@ Every term of the final score is kept in the hit's :class:`ScoreExplanation`.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -28,7 +32,7 @@ from typing import Protocol
 import numpy as np
 
 from ._indexing import query_terms, words
-from .records import Hit, Kind, Memory, ScoreExplanation, State
+from .records import Hit, Kind, Memory, ScoreExplanation, State, written_by_model
 from .timeparse import TimeHint, parse_time
 
 
@@ -42,6 +46,8 @@ class SearchFilter:
     since: float | None = None
     until: float | None = None
     pinned_only: bool = False
+    written_by_model: bool = False
+    """Only what a model wrote and nobody changed since (``records.written_by_model``)."""
     via_derived: bool = True
     """When returning only episodes, let matching facts and summaries point to them."""
 
@@ -59,6 +65,10 @@ class RetrievalConfig:
     lexical_weight: float = 0.5
     speaker_boost: float = 0.5
     time_boost: float = 1.0
+    own_words: float = 1.0
+    """Taken from the score of Mneme's own turns (role ``assistant`` without a named
+    speaker; imported conversations between people are not touched) unless the query
+    asks about what Mneme said (:data:`ASKS_WHAT_MNEME_SAID`)."""
     recency_weight: float = 0.1
     recency_half_life_days: float = 180.0
     importance_weight: float = 0.2
@@ -81,6 +91,17 @@ class RetrievalConfig:
     cost of a search at any store size (FTS5 scores every match to rank them)."""
 
 
+ASKS_WHAT_MNEME_SAID = re.compile(
+    r"\b(?:you|mneme)\s+(?:said|say|told|tell|suggested|suggest|recommended|recommend|"
+    r"mentioned|mention|advised|advise|wrote|answered|proposed|think|thought)\b|"
+    r"\byour\s+(?:advice|suggestions?|recommendations?|answers?|repl(?:y|ies)|ideas?|tips?|"
+    r"opinions?|words)\b|\bdid (?:you|mneme)\b",
+    re.IGNORECASE,
+)
+"""A query about the assistant's own words ("what did you suggest…", "your advice")."""
+MNEME_ROLE = "assistant"
+
+
 @dataclass(frozen=True, slots=True)
 class Features:
     """What ranking needs of a candidate; cheaper to read than the whole memory."""
@@ -94,6 +115,13 @@ class Features:
     speaker: str | None
     last_access: float | None
     sources: tuple[str, ...]
+    role: str | None = None
+    by_model: bool = False
+    """Written by a model (``records.written_by_model``)."""
+
+    @property
+    def said_by_mneme(self) -> bool:
+        return self.kind is Kind.EPISODE and self.role == MNEME_ROLE and not self.speaker
 
     @classmethod
     def of(cls, m: Memory) -> Features:
@@ -107,6 +135,8 @@ class Features:
             m.speaker,
             m.last_access,
             m.sources,
+            m.role,
+            written_by_model(m),
         )
 
 
@@ -168,6 +198,7 @@ def _matches(memory: Features, f: SearchFilter) -> bool:
         and (f.since is None or memory.said_at >= f.since)
         and (f.until is None or memory.said_at <= f.until)
         and (not f.pinned_only or memory.pinned)
+        and (not f.written_by_model or memory.by_model)
     )
 
 
@@ -268,6 +299,8 @@ class Retriever:
         # for the hits alone.
         lift = cfg.recency_weight + 2 * cfg.importance_weight
         lift += (cfg.speaker_boost if named else 0.0) + (cfg.time_boost if has_range else 0.0)
+        own_words = 0.0 if ASKS_WHAT_MNEME_SAID.search(query) else cfg.own_words
+        lift += own_words  # Mneme's replies step back: the person's turns move up
         head = (max(3 * k, 30) if cfg.mmr_lambda is not None else 2 * k) + len(exclude)
         ordered = sorted(relevance.values(), reverse=True)
         floor = ordered[min(head, len(ordered)) - 1] - lift if ordered else 0.0
@@ -284,6 +317,7 @@ class Retriever:
             speaker = cfg.speaker_boost if memory.speaker in named else 0.0
             in_time = hint is not None and _in_range(memory, hint.since, hint.until)
             time_boost = cfg.time_boost if in_time else 0.0
+            voice = -own_words if memory.said_by_mneme else 0.0
             explanation = ScoreExplanation(
                 dense=dense.get(memory_id),
                 lexical=lexical.get(memory_id, 0.0),
@@ -292,10 +326,11 @@ class Retriever:
                 importance=importance,
                 speaker=speaker,
                 time=time_boost,
+                voice=voice,
                 dense_rank=dense_rank.get(memory_id),
                 lexical_rank=lexical_rank.get(memory_id),
             )
-            score = relevance[memory_id] + recency + importance + speaker + time_boost
+            score = relevance[memory_id] + recency + importance + speaker + time_boost + voice
             scored[memory_id] = (score, explanation)
 
         if filters.kinds and pool_filter.kinds != filters.kinds:

@@ -81,6 +81,9 @@ TEST_SETTINGS = {
     "version": 2,
     "model": {"threads": 1, "context_length": 2048, "seed": 7},
     "generation": {"max_tokens": 24},
+    # the consolidation machinery is tested with the model writing; the gate that
+    # decides this for a person is tested on its own (tests/assistant/test_model_trust.py)
+    "memory": {"model_writes": "facts_and_summaries"},
 }
 
 

@@ -91,7 +91,7 @@ assistant.open_model()
 chat = assistant.chat()
 events = list(chat.send("c", "My favourite colour is teal; my cat is called Miso."))
 hits = store.search("what is my cat called?", k=3)
-report = assistant.consolidator().run(everything=True)
+report = assistant.consolidation.run(everything=True)
 import huggingface_hub.constants, transformers.utils.hub
 print(json.dumps({{
     "reply": events[-1].reply.text,

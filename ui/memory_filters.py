@@ -1,4 +1,4 @@
-"""The memory manager's filters: kind, state, dates, conversation, pinned only.
+"""The memory manager's filters: kind, state, dates, conversation, pinned, written by the model.
 
 One widget, two outputs: a :class:`ListQuery` for browsing and a
 :class:`SearchFilter` for search, so both see the same memories.
@@ -65,6 +65,12 @@ class MemoryFilters(QWidget):
         self.conversation.addItem("All conversations", None)
         self.pinned = QCheckBox("Pinned only", self)
         self.pinned.setObjectName("pinnedFilter")
+        self.by_model = QCheckBox("Written by the model", self)
+        self.by_model.setObjectName("byModelFilter")
+        self.by_model.setToolTip(
+            "Summaries and facts the model wrote in its own words (not yours), that nobody "
+            "has changed since: to review them, and forget what is wrong"
+        )
         self.clear_button = QPushButton("Clear filters", self)
         self.clear_button.clicked.connect(self.clear)
 
@@ -80,6 +86,7 @@ class MemoryFilters(QWidget):
             self.until,
             self.conversation,
             self.pinned,
+            self.by_model,
         ):
             layout.addWidget(widget)
         layout.addStretch(1)
@@ -89,7 +96,7 @@ class MemoryFilters(QWidget):
         self.use_until.toggled.connect(self.until.setEnabled)
         for combo in (self.kind, self.state, self.conversation):
             combo.currentIndexChanged.connect(self._changed)
-        for box in (self.use_since, self.use_until, self.pinned):
+        for box in (self.use_since, self.use_until, self.pinned, self.by_model):
             box.toggled.connect(self._changed)
         for edit in (self.since, self.until):
             edit.dateChanged.connect(self._date_changed)
@@ -127,6 +134,7 @@ class MemoryFilters(QWidget):
             since=since,
             until=until,
             pinned_only=self.pinned.isChecked(),
+            written_by_model=self.by_model.isChecked(),
         )
 
     def search_filter(self) -> SearchFilter:
@@ -138,6 +146,7 @@ class MemoryFilters(QWidget):
             since=since,
             until=until,
             pinned_only=self.pinned.isChecked(),
+            written_by_model=self.by_model.isChecked(),
         )
 
     # -- setting ----------------------------------------------------------------------
@@ -185,7 +194,7 @@ class MemoryFilters(QWidget):
         try:
             for combo in (self.kind, self.state, self.conversation):
                 combo.setCurrentIndex(0)
-            for box in (self.use_since, self.use_until, self.pinned):
+            for box in (self.use_since, self.use_until, self.pinned, self.by_model):
                 box.setChecked(False)
         finally:
             self._quiet = False

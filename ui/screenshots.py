@@ -158,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = window.show_settings()
         yield lambda: True
         shot("06-settings", settings)
+        settings.advanced.setChecked(True)
+        settings.show_tab("memory.model_writes")
+        yield lambda: bool(settings.model_trust.text())
+        shot("06b-settings-what-the-model-writes", settings)
         settings.reject()
         models = window.show_models()
         yield lambda: True

@@ -117,6 +117,11 @@ class SettingsDialog(QDialog):
             self._add_section(section)
         self.secrets_panel = SecretsPanel(self)
         self._extras(SECRETS_SECTION).addWidget(self.secrets_panel)
+        self.model_trust = QLabel("", self)
+        self.model_trust.setObjectName("modelTrust")
+        self.model_trust.setWordWrap(True)
+        self.model_trust.setStyleSheet(HELP_STYLE)
+        self._extras("memory").addWidget(self.model_trust)
         self._add_data_tab()
         self.advanced = QCheckBox("Show advanced settings", self)
         self.advanced.setObjectName("showAdvanced")
@@ -144,6 +149,7 @@ class SettingsDialog(QDialog):
         self.resize(780, 600)
         self.load(session.settings)
         self.refresh_secrets()
+        self.refresh_model_trust()
 
     # -- building -----------------------------------------------------------------------
 
@@ -285,6 +291,18 @@ class SettingsDialog(QDialog):
             name="read secrets status",
             needs=(),
         ).success(self._secrets_status).run()
+
+    def refresh_model_trust(self) -> None:
+        """Say what the model may write into memory now, and why (the saved settings)."""
+        CoreOp(
+            self.session,
+            lambda core: core.consolidation.trust().explain(),
+            parent=self,
+            name="read what the model writes",
+            needs=(),
+        ).success(self.model_trust.setText).failure(
+            lambda failure: self.model_trust.setText("")
+        ).run()
 
     def _secrets_status(self, status: SecretsStatus) -> None:
         current = self.session.settings

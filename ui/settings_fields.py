@@ -64,6 +64,8 @@ class FieldSpec:
     """Shown with the everyday settings (the rest are under "Advanced")."""
     switch: str | None = None
     """For an optional number: the tick box that turns it on, said positively."""
+    labels: tuple[tuple[str, str], ...] = ()
+    """For a choice: (value, words shown), where plain capitals will not do."""
 
 
 def label_for(name: str, info: FieldInfo) -> str:
@@ -114,6 +116,9 @@ def spec_for(dotted: str, name: str, info: FieldInfo) -> FieldSpec:
             hi, hi_open = item.lt, True
         if getattr(item, "max_length", None) is not None:
             max_length = item.max_length
+    labels = extra.get("labels")
+    if not isinstance(labels, dict):
+        labels = {}
     return FieldSpec(
         dotted=dotted,
         label=label_for(name, info),
@@ -128,6 +133,7 @@ def spec_for(dotted: str, name: str, info: FieldInfo) -> FieldSpec:
         max_length=max_length,
         everyday=bool(extra.get("everyday")),
         switch=str(extra["switch"]) if extra.get("switch") else None,
+        labels=tuple((str(k), str(v)) for k, v in labels.items()),
         default=info.get_default(call_default_factory=True),
     )
 
@@ -225,8 +231,9 @@ class ChoiceEditor(FieldEditor):
     def __init__(self, spec: FieldSpec, parent: QWidget | None = None) -> None:
         super().__init__(spec, parent)
         self.combo = QComboBox(self)
+        words = dict(spec.labels)
         for choice in spec.choices:
-            self.combo.addItem(choice.capitalize(), choice)
+            self.combo.addItem(words.get(choice, choice.capitalize()), choice)
         self.combo.currentIndexChanged.connect(self.changed)
         self._finish(self.combo)
 

@@ -34,6 +34,7 @@ def list_(assistant: Assistant, args: argparse.Namespace, out: Output) -> int:
             states=(State(args.state),) if args.state else (),
             pinned_only=args.pinned,
             contains=args.contains,
+            written_by_model=args.by_model,
             limit=args.limit,
             offset=args.offset,
         )
@@ -312,6 +313,23 @@ def consolidate(assistant: Assistant, args: argparse.Namespace, out: Output) -> 
     for job, reason in report.failed_jobs:
         out.warn(f"gave up on {job}: {reason}")
     return 0 if report.status == "done" else 1
+
+
+@command("memory", "model-check", does=("consolidation.trust", "consolidation.check_model"))
+def model_check(assistant: Assistant, args: argparse.Namespace, out: Output) -> int:
+    if args.run:
+        assistant.open_model()
+        if not out.json:
+            out.err.write("checking what the model writes (about a minute)…\n")
+        trust = assistant.consolidation.check_model()
+    else:
+        trust = assistant.consolidation.trust()
+    check = asdict(trust.check) if trust.check is not None else None
+    out.data(
+        {"use": trust.use, "basis": trust.basis, "model": trust.model, "check": check},
+        lambda: out.say(trust.explain()),
+    )
+    return 0
 
 
 @command("memory", "runs", does=("consolidation.runs",))

@@ -67,6 +67,9 @@ def _memory(mem: argparse.ArgumentParser) -> None:
     ls.add_argument("--state", choices=[s.value for s in State])
     ls.add_argument("--pinned", action="store_true")
     ls.add_argument("--contains", help="only memories with these words")
+    ls.add_argument(
+        "--by-model", action="store_true", help="only what a model wrote (to review, then delete)"
+    )
     ls.add_argument("--limit", type=int, default=50)
     ls.add_argument("--offset", type=int, default=0)
     se = msub.add_parser("search", help="by meaning and words, with reasons")
@@ -114,6 +117,10 @@ def _memory(mem: argparse.ArgumentParser) -> None:
     im.add_argument("path", type=Path)
     co = msub.add_parser("consolidate", help="summarise and distil the conversations that are due")
     co.add_argument("--now", action="store_true", help="every conversation, even active ones")
+    mc = msub.add_parser(
+        "model-check", help="what the model may write into memory, and why (see Settings)"
+    )
+    mc.add_argument("--run", action="store_true", help="check the model now (again)")
     msub.add_parser("runs", help="the last consolidation runs and what each changed")
     un = msub.add_parser("undo-run", help="take back everything one consolidation run did")
     un.add_argument("run_id")

@@ -10,6 +10,7 @@ from .base import (
     ConsolidationConfig,
     ConsolidationModel,
     ModelBusy,
+    ModelUse,
     RunReport,
 )
 from .consolidator import Consolidator, Progress, decay_score, undo_run
@@ -23,6 +24,7 @@ __all__ = [
     "Job",
     "JobState",
     "ModelBusy",
+    "ModelUse",
     "Progress",
     "Run",
     "RunAction",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 
@@ -35,8 +36,25 @@ class BadModelOutput(ValueError):
     """The answer was not the JSON asked for; the step is retried, then skipped."""
 
 
+class ModelUse(StrEnum):
+    """How far consolidation lets the model write into a person's memory.
+
+    The person's own statements (``statements.py``) are kept as facts whatever
+    this says: they need no model. What a model may add on top is decided by
+    measuring it (``selfcheck.py``), or by the person."""
+
+    FACTS_AND_SUMMARIES = "facts_and_summaries"
+    """The model's facts (and its say in reconciling facts) and its summaries."""
+    SUMMARIES = "summaries"
+    """The model's summaries only; facts are the person's statements."""
+    NOTHING = "nothing"
+    """No model at all: the person's statements only."""
+
+
 @dataclass(frozen=True, slots=True)
 class ConsolidationConfig:
+    model_use: ModelUse = ModelUse.FACTS_AND_SUMMARIES
+    """What the model may write (see :class:`ModelUse`)."""
     idle_minutes: float = 10.0
     """A conversation is consolidated once it has been quiet this long."""
     size_trigger: int = 40

@@ -12,6 +12,11 @@ can be redone from the start without doing anything twice:
   number of sources, a supersession sets fixed fields);
 * a conversation's watermark moves in the transaction that ends its job.
 
+Facts come first from the person's own statements (``statements.py``, no
+model), then, where the model is trusted with them (``ModelUse``, decided by
+``selfcheck.py`` or the person), from the model; summaries only where it is
+trusted with summaries. A fact says which (``extra[ORIGIN]``).
+
 Nothing here deletes an episode or a fact, except the user's optional
 retention cap; superseded facts stay, dated, and contradictions are kept
 side by side for the user to decide.
@@ -33,17 +38,27 @@ from .._jobs import Job, JobBook, Run, RunAction
 from ..errors import MemoryNotFoundError
 from ..records import (
     CONFLICTS_WITH,
+    ORIGIN,
     Author,
     Kind,
     ListQuery,
     Memory,
+    Origin,
     State,
     TranscriptChoice,
 )
 from ..retrieval import SearchFilter
 from ..store import MemoryStore
 from . import _outputs as out
-from .base import BadModelOutput, ConsolidationConfig, ConsolidationModel, ModelBusy, RunReport
+from .base import (
+    BadModelOutput,
+    ConsolidationConfig,
+    ConsolidationModel,
+    ModelBusy,
+    ModelUse,
+    RunReport,
+)
+from .statements import statements
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +66,8 @@ Progress = Callable[[int, int, str], None]
 """(jobs done, jobs known, what is being done): for a progress bar."""
 
 _ORDER = {"session": 0, "week": 1, "month": 2}
+STATEMENT_IMPORTANCE = 0.6
+"""What a person says about their life matters a little more than the average fact."""
 _CALL_TRIES = 2
 """Asks per step before its answer is skipped: a sampled model may do better twice."""
 
@@ -246,11 +263,18 @@ class Consolidator:
         self._report.read += len(fresh)
         size = self.config.chunk_turns
         chunks = [turns[i : i + size] for i in range(0, len(turns), size)]
+        use = self.config.model_use
         for chunk in chunks:
             new = [t for t in chunk if t.seq > mark]
             if new:
-                self._facts(job.key, conversation, new)
-        session = self._conversation_summaries(job.key, conversation, chunks)
+                self._statements(job.key, conversation, new)
+                if use is ModelUse.FACTS_AND_SUMMARIES:
+                    self._facts(job.key, conversation, new)
+        session = (
+            None
+            if use is ModelUse.NOTHING
+            else self._conversation_summaries(job.key, conversation, chunks)
+        )
         top = max((t.seq for t in turns), default=mark)
         self.jobs.finish(job.key, self.store.now(), watermark=(conversation, top))
         if session is not None:
@@ -276,10 +300,30 @@ class Consolidator:
             self._skip(step, reason)
         for fact in facts:
             sources = [turns[i] for i in fact.turns]
-            self._reconcile(job_key, conversation, fact, sources)
+            self._reconcile(job_key, conversation, fact, sources, origin=Origin.MODEL)
+
+    def _statements(self, job_key: str, conversation: str, turns: list[Memory]) -> None:
+        """The person's own statements, kept as facts in their words (no model)."""
+        for statement in statements(turns):
+            fact = out.ExtractedFact(statement.text, (0,), STATEMENT_IMPORTANCE)
+            self._reconcile(
+                job_key,
+                conversation,
+                fact,
+                [statement.source],
+                origin=Origin.STATEMENT,
+                valid_from=statement.valid_from,
+            )
 
     def _reconcile(
-        self, job_key: str, conversation: str, fact: out.ExtractedFact, sources: list[Memory]
+        self,
+        job_key: str,
+        conversation: str,
+        fact: out.ExtractedFact,
+        sources: list[Memory],
+        *,
+        origin: Origin,
+        valid_from: float | None = None,
     ) -> None:
         source_ids = [s.id for s in sources]
         fact_id = _derived_id("fact", conversation, out.normalise(fact.text), *source_ids)
@@ -302,8 +346,9 @@ class Consolidator:
             importance=fact.importance,
             confidence=_confidence(len(source_ids)),
             sources=tuple(source_ids),
-            valid_from=said,
+            valid_from=valid_from if valid_from is not None else said,
             author=Author.CONSOLIDATION,
+            extra={ORIGIN: origin.value},
         )
         kind, target_id = str(decision["decision"]), decision.get("target")
         # a fact the stored decision names may have been forgotten since: then it is new
@@ -319,7 +364,7 @@ class Consolidator:
             self._report.reinforced.append(target.id)
             return
         if kind == "contradict" and target is not None:
-            new = replace(new, extra={CONFLICTS_WITH: target.id})
+            new = replace(new, extra={**new.extra, CONFLICTS_WITH: target.id})
             self._report.contradictions.append(fact_id)
         self._add(new)
         if kind == "supersede" and target is not None:
@@ -348,7 +393,8 @@ class Consolidator:
         related = [
             h.memory for h in hits if (h.explanation.dense or 0.0) >= self.config.related_similarity
         ]
-        if not related:
+        if not related or self.config.model_use is not ModelUse.FACTS_AND_SUMMARIES:
+            # a model not trusted with facts is not trusted to judge them either
             return {"decision": "add", "target": None, "by": "rule"}
         try:
             answer = self._ask(
@@ -477,6 +523,9 @@ class Consolidator:
         self.jobs.queue_period("week", _week(when)[0], self.store.now())
 
     def _period(self, job: Job) -> None:
+        if self.config.model_use is ModelUse.NOTHING:  # queued before the model was measured
+            self.jobs.finish(job.key, self.store.now())
+            return
         scope = job.kind
         label = self.jobs.subject(job)
         since, until = _period(label)

@@ -268,3 +268,52 @@ def test_time_words_resolve_against_the_store_clock(embedder, open_store) -> Non
     before_trip = store.search("Where did we have dinner before my trip?", k=1)[0]
     assert "Peruvian" in before_trip.memory.text or "Thai" in before_trip.memory.text
     assert before_trip.explanation.time > 0
+
+
+_TOMATO_CHAT = [
+    NewEpisode("I grow tomatoes and basil on my balcony in Lisbon.", "user", "c"),
+    NewEpisode(
+        "Growing tomatoes is rewarding! Where you grow tomatoes matters: tomatoes grow best "
+        "in a sunny spot. To grow tomatoes, water them deeply, feed them every two weeks and "
+        "stake them as they grow.",
+        "assistant",
+        "c",
+    ),
+    *(
+        NewEpisode(f"Unrelated chatter number {i} about football.", "user", f"o{i}")
+        for i in range(8)
+    ),
+]
+
+
+def test_the_persons_words_outrank_mneme_repeating_the_question(
+    embedder,
+    open_store,  # type: ignore[no-untyped-def]
+) -> None:
+    """The issue's case: a long reply full of the question's words came first."""
+    question = "Where do I grow my tomatoes?"
+    before = open_store(retrieval=RetrievalConfig(own_words=0.0))
+    before.add_episodes(_TOMATO_CHAT)
+    assert before.search(question, k=2)[0].memory.role == "assistant"  # the problem
+    before.close()
+    store = open_store(retrieval=RetrievalConfig())
+    hits = store.search(question, k=2)
+    assert hits[0].memory.text.startswith("I grow tomatoes")
+    assert hits[1].memory.role == "assistant" and hits[1].explanation.voice == -1.0
+    assert "said by Mneme -1.00" in hits[1].explanation.describe()
+
+
+def test_asked_what_mneme_said_its_replies_keep_their_place(store: MemoryStore) -> None:
+    store.add_episodes(_TOMATO_CHAT)
+    hits = store.search("What did you tell me about growing tomatoes?", k=2)
+    assert hits[0].memory.role == "assistant" and hits[0].explanation.voice == 0.0
+
+
+def test_named_speakers_of_imported_conversations_are_never_stepped_back(
+    store: MemoryStore,
+) -> None:
+    store.add_episodes(
+        [NewEpisode("I grow tomatoes on my balcony.", "assistant", "c", speaker="Leo")]
+    )
+    (hit,) = store.search("Where does Leo grow tomatoes?", k=1)
+    assert hit.explanation.voice == 0.0

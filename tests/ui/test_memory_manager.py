@@ -21,11 +21,13 @@ from pytestqt.qtbot import QtBot
 
 from mneme.assistant.core import Assistant
 from mneme.memory import (
+    ORIGIN,
     Kind,
     ListQuery,
     Memory,
     MemoryStore,
     NewEpisode,
+    Origin,
     SortKey,
     State,
     TranscriptChoice,
@@ -107,6 +109,13 @@ def consolidated(store: MemoryStore) -> tuple[list[Memory], str]:
     report = Consolidator(store, RuleModel()).run(everything=True)
     assert report.status == "done" and report.added
     return turns, report.run_id
+
+
+def model_fact(store: MemoryStore) -> Memory:
+    """The fact the rule model wrote (beside the person's own statement)."""
+    facts = store.browse(ListQuery(kinds=(Kind.FACT,))).items
+    (fact,) = [f for f in facts if f.extra.get(ORIGIN) == Origin.MODEL]
+    return fact
 
 
 def select(qtbot: QtBot, manager: MemoryManager, memory_id: str) -> None:
@@ -464,7 +473,7 @@ def test_delete_shows_the_cascade_first_and_then_forgets(
     store = store_of(session)
     turns, _ = consolidated(store)
     summaries = store.browse(ListQuery(kinds=(Kind.SUMMARY,))).items
-    (fact,) = store.browse(ListQuery(kinds=(Kind.FACT,))).items
+    fact = model_fact(store)
     assert summaries and fact.sources == (turns[0].id,)
     manager = open_manager(qtbot, session)
     select(qtbot, manager, turns[0].id)
@@ -477,7 +486,8 @@ def test_delete_shows_the_cascade_first_and_then_forgets(
     assert any(line.startswith("Fact (") and fact.text in line for line in lines)
     assert any(line.startswith("Summary (") for line in lines)
     summary = dialog.summary.text()
-    assert "1 thing said in conversations and 1 fact learnt only from them" in summary
+    # the model's fact and the person's own statement
+    assert "1 thing said in conversations and 2 facts learnt only from them" in summary
     assert "that used them" in summary and "written again without them" in summary
     assert dialog.forget_button.isEnabled()
     # what becomes of the conversation is said, and chosen (the words kept by default)
@@ -564,7 +574,7 @@ def test_the_detail_pane_shows_provenance_derived_and_the_runs(
 ) -> None:
     store = store_of(session)
     turns, run_id = consolidated(store)
-    (fact,) = store.browse(ListQuery(kinds=(Kind.FACT,))).items
+    fact = model_fact(store)
     manager = open_manager(qtbot, session)
     pane = manager.detail
     select(qtbot, manager, fact.id)
@@ -610,7 +620,7 @@ def test_undo_a_consolidation_run_from_the_detail_pane(
 ) -> None:
     store = store_of(session)
     turns, run_id = consolidated(store)
-    (fact,) = store.browse(ListQuery(kinds=(Kind.FACT,))).items
+    fact = model_fact(store)
     manager = open_manager(qtbot, session)
     pane = manager.detail
     select(qtbot, manager, fact.id)
@@ -726,3 +736,30 @@ def test_a_memory_far_down_the_list_is_selected_when_asked_for(
     assert manager.model.memory_at(1194) == wanted
     assert manager.detail.memory_id == wanted.id
     assert "not among" not in manager.status.text() and "hide" not in manager.status.text()
+
+
+def test_what_the_model_wrote_is_reviewed_and_forgotten_in_one_step(
+    qtbot: QtBot, session: AppSession
+) -> None:
+    store = store_of(session)
+    turns, _ = consolidated(store)
+    statement = next(
+        m for m in store.browse(ListQuery(kinds=(Kind.FACT,))).items if m.text == turns[0].text
+    )
+    manager = open_manager(qtbot, session)
+    manager.filters.by_model.setChecked(True)
+    settle(qtbot, manager, 2)  # the model's fact and its summary; not the person's words
+    manager.table.selectAll()
+    qtbot.waitUntil(lambda: len(manager.selected_memories()) == 2)
+    assert {m.kind for m in manager.selected_memories()} == {Kind.FACT, Kind.SUMMARY}
+    manager.delete_button.click()
+    dialog = opened(qtbot, lambda: manager.forget_dialog)
+    qtbot.waitUntil(lambda: dialog.forget_button.isEnabled(), timeout=30_000)
+    with qtbot.waitSignal(dialog.forgotten, timeout=30_000):
+        dialog.forget_button.click()
+    settle(qtbot, manager, 0)
+    left = {m.id for m in store.browse(ListQuery(limit=100)).items}
+    assert left == {turns[0].id, turns[1].id, statement.id}  # what was said, and said of oneself
+    with qtbot.waitSignal(session.undone, timeout=30_000):
+        manager.undo_bar.button.click()
+    settle(qtbot, manager, 2)

@@ -281,7 +281,7 @@ def test_shortening_retention_asks_first(
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
     dialog.ok_button.click()
     assert asked and "30 days" in asked[0]
-    assert dialog.isVisible() and saved(home).get("memory") is None
+    assert dialog.isVisible() and "episode_retention_days" not in saved(home)["memory"]
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
     with qtbot.waitSignal(session.settingsApplied, timeout=10_000):
         dialog.ok_button.click()
@@ -399,3 +399,18 @@ def test_the_missing_keyring_is_said_where_a_server_needs_a_key(
     panel = dialog.secrets_panel
     qtbot.waitUntil(lambda: panel.status is not None)
     assert not panel.warning.isHidden() and "No system keyring" in panel.warning.text()
+
+
+def test_the_memory_tab_says_what_the_model_writes_and_why(
+    qtbot: QtBot, session: AppSession, home: Path
+) -> None:
+    dialog = open_dialog(qtbot, session)
+    editor = dialog.editors["memory.model_writes"]
+    assert editor.input.currentText() == "Facts and summaries"  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: "(your choice)" in dialog.model_trust.text())
+    editor.set_value("automatic")
+    with qtbot.waitSignal(session.settingsApplied, timeout=10_000):
+        dialog.ok_button.click()
+    again = open_dialog(qtbot, session)
+    qtbot.waitUntil(lambda: "until SmolLM2" in again.model_trust.text())
+    assert saved(home)["memory"]["model_writes"] == "automatic"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mneme.memory import Kind, ListQuery, MemoryStore, SearchFilter, State
+from mneme.memory import ORIGIN, Kind, ListQuery, MemoryStore, Origin, SearchFilter, State
 from mneme.memory.consolidation import (
     ConsolidationConfig,
     Consolidator,
@@ -19,9 +19,10 @@ from tests.fakes import RuleModel
 from tests.memory.consolidation.support import DAY, START, Clock, everything_text, say
 
 
-def facts(store: MemoryStore, *states: State) -> list:  # type: ignore[type-arg]
+def facts(store: MemoryStore, *states: State, origin: Origin = Origin.MODEL) -> list:  # type: ignore[type-arg]
+    """The facts of one origin (the model's, by default: what most tests here are about)."""
     query = ListQuery(kinds=(Kind.FACT,), states=states, limit=1000, descending=False)
-    return list(store.browse(query).items)
+    return [m for m in store.browse(query).items if m.extra.get(ORIGIN) == origin]
 
 
 def summaries(store: MemoryStore, scope: str | None = None) -> list:  # type: ignore[type-arg]
@@ -74,12 +75,13 @@ def test_an_exact_duplicate_reinforces_without_asking_the_model(store: MemorySto
 
 
 def test_supersede_keeps_the_old_fact_dated_and_queryable_as_of_then(store: MemoryStore) -> None:
-    say(store, "a", ["I work at Acme.", "ok"])
+    # (said of someone else: no statement of the person's own beside the model's facts)
+    say(store, "a", ["Ana works at Acme.", "ok"])
     Consolidator(store, RuleModel()).run(everything=True)
     (old,) = facts(store)
-    say(store, "b", ["I work at Acme Labs as a chemist now.", "ok"], at=START + 30 * DAY)
+    say(store, "b", ["Ana works at Acme Labs as a chemist now.", "ok"], at=START + 30 * DAY)
     model = RuleModel(
-        decisions={"User said: I work at Acme Labs as a chemist now.": ("supersede", 1)}
+        decisions={"User said: Ana works at Acme Labs as a chemist now.": ("supersede", 1)}
     )
     report = Consolidator(store, model).run(everything=True)
     assert report.superseded == [old.id]
@@ -120,7 +122,7 @@ def test_the_model_can_say_same_and_add_sources(store: MemoryStore) -> None:
 
 
 def test_an_unrelated_fact_is_added_without_asking(store: MemoryStore) -> None:
-    say(store, "a", ["I play the cello.", "ok", "My car is a red Fiat.", "ok"])
+    say(store, "a", ["Ana plays the cello.", "ok", "Ana's car is a red Fiat.", "ok"])
     model = RuleModel()
     Consolidator(store, model).run(everything=True)
     assert len(facts(store)) == 2
@@ -353,17 +355,17 @@ def test_forgetting_a_conversation_takes_its_facts_and_summaries(store: MemorySt
 
 
 def test_a_run_is_recorded_and_can_be_undone_as_a_whole(store: MemoryStore) -> None:
-    say(store, "a", ["I work at Acme.", "ok"])
+    say(store, "a", ["Ana works at Acme.", "ok"])
     Consolidator(store, RuleModel()).run(everything=True)
     (old,) = facts(store)
     say(
         store,
         "b",
-        ["I work at Acme Labs as a chemist now.", "ok", "I have a dog.", "ok"],
+        ["Ana works at Acme Labs as a chemist now.", "ok", "Ana has a dog.", "ok"],
         at=START + DAY,
     )
     model = RuleModel(
-        decisions={"User said: I work at Acme Labs as a chemist now.": ("supersede", 1)}
+        decisions={"User said: Ana works at Acme Labs as a chemist now.": ("supersede", 1)}
     )
     consolidator = Consolidator(store, model)
     report = consolidator.run(everything=True)
