@@ -33,6 +33,7 @@ from mneme.memory import (
     NewEpisode,
     SearchFilter,
     State,
+    TranscriptTurn,
 )
 
 from .actions import action
@@ -139,6 +140,15 @@ def check_message(text: str) -> None:
         )
 
 
+def finished_words(draft: str) -> str:
+    """A draft without the word still being typed ("Where do I grow my tomat" → "Where
+    do I grow my"): a search for a half word finds nothing useful, and what the
+    finished words recall is what the sent message most likely recalls."""
+    if not draft or draft[-1].isspace() or draft[-1] in ".,;:!?" or len(draft.split()) < 2:
+        return draft
+    return draft.rsplit(None, 1)[0]
+
+
 def new_conversation_id() -> str:
     return f"conv-{uuid.uuid4().hex}"
 
@@ -182,6 +192,10 @@ class ChatService:
         self.settings = settings
         self._temporary: dict[str, _Temporary] = {}
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mneme-store-turn")
+        self._reading_ahead = CancelToken()
+        """The read-ahead under way, if any: a reply, or a newer draft, cancels it."""
+        self._read_block: dict[str, tuple[str, ...]] = {}
+        """Per conversation, the memory block last read ahead (ids, in order)."""
 
     # -- conversations --------------------------------------------------------------
 
@@ -345,6 +359,73 @@ class ChatService:
             store.browse(ListQuery(pinned_only=True, states=(State.ACTIVE,), limit=50)).items
         )
 
+    def _said(
+        self, store: MemoryStore | None, conversation_id: str
+    ) -> tuple[list[TranscriptTurn], list[ChatMessage]]:
+        """What is still remembered of a conversation, as it was said, and as the model
+        is given it."""
+        if store is None:
+            return [], self.history(conversation_id)
+        recent = [t for t in store.transcript(conversation_id) if t.remembered]
+        return recent, [ChatMessage(t.role, t.text) for t in recent]
+
+    def _recall(
+        self,
+        store: MemoryStore | None,
+        message: str,
+        history: Sequence[ChatMessage],
+        recent: Sequence[TranscriptTurn],
+    ) -> list[Hit]:
+        if store is None:
+            return []
+        query = message
+        if len(message.split()) < _SHORT_FOLLOW_UP:
+            previous = [m.content for m in history if m.role == "user"][-1:]
+            query = " ".join([*previous, message])
+        return self.retrieve(query, exclude=[m.id for m in recent])
+
+    def _prompt(
+        self,
+        store: MemoryStore | None,
+        message: str,
+        hits: Sequence[Hit],
+        history: Sequence[ChatMessage],
+        continued: ChatMessage | None = None,
+        read_ahead: Sequence[str] = (),
+    ) -> Prompt:
+        return self._builder().build(
+            read_ahead=read_ahead,
+            system_prompt=self.settings.chat.system_prompt,
+            message=message,
+            memories=hits,
+            pinned=self._pinned(store) if store is not None else (),
+            history=history,
+            previous_turn=(lambda m: store.neighbour(m, -1)) if store is not None else None,
+            unfinished_reply=continued.content if continued is not None else None,
+        )
+
+    def read_ahead(self, conversation_id: str, draft: str) -> int:
+        """While a message is being written: read into the model's cache what a reply to
+        ``draft`` would read (system prompt, pinned notes, history, the memories the
+        draft recalls, the draft), so that on send little is left to read but what
+        changed. Only while the model is idle; a reply, or anything else that needs the
+        model, stops it at once. Returns the tokens read (0 if it did not run)."""
+        if not draft.strip():
+            return 0
+        cancel = CancelToken()
+        self._reading_ahead.cancel()
+        self._reading_ahead = cancel
+        store = self._remembers(conversation_id)
+        recent, history = self._said(store, conversation_id)
+        hits = self._recall(store, finished_words(draft), history, recent)
+        before = self._read_block.get(conversation_id, ())
+        prompt = self._prompt(store, draft, hits, history, read_ahead=before)
+        if cancel.cancelled:
+            return 0
+        read = self.model.read_ahead(prompt.messages, cancel=cancel)
+        self._read_block[conversation_id] = prompt.shown
+        return read
+
     def _respond(
         self,
         conversation_id: str,
@@ -354,19 +435,10 @@ class ChatService:
         continue_last: bool = False,
     ) -> Iterator[ChatEvent]:
         started = time.perf_counter()
+        self._reading_ahead.cancel()  # a reply takes the model anyway: stop at once
         store = self._remembers(conversation_id)
         temporary = self._temporary_of(conversation_id)
-        # what is still remembered of this conversation, as it was said
-        recent = (
-            [t for t in store.transcript(conversation_id) if t.remembered]
-            if store is not None
-            else []
-        )
-        history = (
-            [ChatMessage(t.role, t.text) for t in recent]
-            if store is not None
-            else self.history(conversation_id)
-        )
+        recent, history = self._said(store, conversation_id)
         continued: ChatMessage | None = None
         if new_user_text is not None:
             message = new_user_text
@@ -381,24 +453,10 @@ class ChatService:
             history = history[:cut]
         earlier_part = continued.content if continued is not None else ""
 
-        hits: list[Hit] = []
-        if store is not None:
-            query = message
-            if len(message.split()) < _SHORT_FOLLOW_UP:
-                previous = [m.content for m in history if m.role == "user"][-1:]
-                query = " ".join([*previous, message])
-            hits = self.retrieve(query, exclude=[m.id for m in recent])
+        hits = self._recall(store, message, history, recent)
         yield Retrieved(tuple(hits))
-
-        prompt = self._builder().build(
-            system_prompt=self.settings.chat.system_prompt,
-            message=message,
-            memories=hits,
-            pinned=self._pinned(store) if store is not None else (),
-            history=history,
-            previous_turn=(lambda m: store.neighbour(m, -1)) if store is not None else None,
-            unfinished_reply=continued.content if continued is not None else None,
-        )
+        read = self._read_block.pop(conversation_id, ()) if new_user_text is not None else ()
+        prompt = self._prompt(store, message, hits, history, continued, read)
         yield PromptReady(prompt)
 
         user_write: Future[Memory] | None = None

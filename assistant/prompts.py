@@ -83,6 +83,8 @@ class Prompt:
     history_turns: int
     message_truncated: bool
     tokens: int
+    shown: tuple[str, ...] = ()
+    """Ids of the memories in the memory block, in the order it shows them."""
 
     @property
     def memory_block(self) -> str | None:
@@ -148,10 +150,13 @@ class PromptBuilder:
         pinned: Sequence[Memory] = (),
         previous_turn: Callable[[Memory], Memory | None] | None = None,
         unfinished_reply: str | None = None,
+        read_ahead: Sequence[str] = (),
     ) -> Prompt:
         """``history`` is the whole conversation before ``message``; ``previous_turn``
         lets a retrieved reply bring the question it answered; ``unfinished_reply``
-        is a reply to be continued, placed after the message."""
+        is a reply to be continued, placed after the message; ``read_ahead`` is the
+        memory block (ids, in order) last read into the model for this message while it
+        was typed (:attr:`Prompt.shown` of that prompt)."""
         backend = self._backend
         count = backend.count_tokens
         # Pinned notes live in the system message; they have the memories' share first.
@@ -184,6 +189,15 @@ class PromptBuilder:
             )
         if snippets:
             used += frame + sum(s.tokens for s in snippets)
+            if read_ahead:
+                # Chosen by rank; what was read ahead keeps its place at the front, so
+                # the model's cache still holds it, and what is new comes after it.
+                place = {memory_id: i for i, memory_id in enumerate(read_ahead)}
+                snippets.sort(
+                    key=lambda s: min(
+                        (place[m.id] for m in s.memories if m.id in place), default=len(place)
+                    )
+                )
 
         # History: as many recent turns as fit, dropped from the front in blocks.
         overhead = max(0, used - count(system) - count(message)) // 2 + 1
@@ -216,7 +230,8 @@ class PromptBuilder:
                     [*(h for s in snippets for h in s.hits), *recalled_pinned],
                     key=lambda h: rank[h.memory.id],
                 )
-                return Prompt(messages, tuple(kept), len(history) - start, truncated, exact)
+                shown = tuple(m.id for s in snippets for m in s.memories)
+                return Prompt(messages, tuple(kept), len(history) - start, truncated, exact, shown)
             if start < len(history):
                 start = min(len(history), start + HISTORY_BLOCK)
             elif snippets:

@@ -36,6 +36,17 @@ on the same messages, with the same sampling and seed, on the same loaded model.
 
 The last line is JSON: ``ttft_with_memory_s``, ``ttft_without_memory_s``,
 ``ttft_same_prompt_s``, ``memory_machinery_s``, ``stream_ratio`` and the rest.
+
+``--typed``: the message is *typed* (``--cps`` characters a second, Enter a
+keystroke after the last) into the real chat path with reading ahead on, as
+the window does it (``assistant.drafts`` decides when; ``ChatService.read_ahead``
+reads), and the first token is timed from the send. In one run, interleaved,
+each from an empty model cache: without memory (``ttft_without_memory_s``),
+with memory sent at once (``ttft_with_memory_s``), with memory typed with
+reading ahead (``ttft_readahead_s``), and without memory typed with reading
+ahead (``ttft_without_memory_readahead_s``); ``readahead_ratio`` is the third
+over the first. Also how many prompt tokens the cache held at the send, the
+memory block's tokens per memory, and the memory machinery on the send path.
 """
 
 from __future__ import annotations
@@ -119,6 +130,155 @@ def _decode_rate(pieces: Iterator[str]) -> tuple[float, int]:
     return (count - 1) / (time.perf_counter() - first), count
 
 
+def _type_and_send(
+    chat: Any, conversation: str, text: str, cps: float, pacer: Any
+) -> tuple[_Timed, int]:
+    """Type ``text`` at ``cps`` into ``chat`` with reading ahead as the window paces it,
+    then send; (first token timed from the send, tokens read ahead)."""
+    import threading
+
+    from mneme.assistant.chat import Token
+
+    read: list[int] = []
+    worker: threading.Thread | None = None
+    began = time.perf_counter()
+    for i in range(1, len(text) + 2):  # each key, then Enter
+        key_at = began + i / cps
+        while (now := time.perf_counter()) < key_at:
+            if pacer.due(now) and (worker is None or not worker.is_alive()):
+                pacer.started()
+                draft = text[: i - 1]
+                worker = threading.Thread(
+                    target=lambda d=draft: read.append(chat.read_ahead(conversation, d))
+                )
+                worker.start()
+            time.sleep(min(0.01, max(0.0, key_at - now)))
+        if i <= len(text):
+            pacer.changed(time.perf_counter())
+    pacer.sent()
+    timed = _first_token(chat.send(conversation, text), lambda e: isinstance(e, Token))
+    if worker is not None:
+        worker.join()
+    return timed, sum(read)
+
+
+def _parts(args: argparse.Namespace, **generation: Any) -> tuple[Any, Any, Any]:
+    """(embedder with its vector cache, settings, loaded backend) as both scenarios use
+    them: default settings but ``args.threads`` and seed 7, ``generation`` changes."""
+    from mneme.assistant.llm.local import LlamaCppBackend
+    from mneme.assistant.models import bundled_model_path
+    from mneme.assistant.settings import Settings
+    from mneme.memory import SentenceTransformerEmbedder
+
+    inner = SentenceTransformerEmbedder(threads=1)
+    inner.load()
+    settings = Settings()
+    settings = settings.model_copy(
+        update={
+            "model": settings.model.model_copy(update={"threads": args.threads, "seed": 7}),
+            "generation": settings.generation.model_copy(update=generation),
+        }
+    )
+    backend = LlamaCppBackend(
+        getattr(args, "model", None) or bundled_model_path(),
+        context_length=settings.model.context_length,
+        threads=args.threads,
+        batch_size=settings.model.batch_size,
+        seed=7,
+    )
+    backend.load()
+    return CachedEmbedder(inner, args.cache), settings, backend
+
+
+def typed(args: argparse.Namespace) -> dict[str, Any]:
+    """The typed scenario (see the module's docstring)."""
+    from mneme.assistant.chat import ChatService, PromptReady, Token
+    from mneme.assistant.drafts import DraftPacer
+    from mneme.assistant.llm.owner import ModelOwner
+
+    def say(text: str) -> None:
+        if not args.json:
+            print(text, file=sys.stderr, flush=True)
+
+    # the first token is what is timed; a short reply keeps the runs quick
+    embedder, settings, backend = _parts(args, max_tokens=16)
+    off_settings = settings.model_copy(
+        update={"memory": settings.memory.model_copy(update={"enabled": False})}
+    )
+    stopwatch = _Stopwatch(backend)
+    owner = ModelOwner(stopwatch)
+    times: dict[str, list[float]] = {"without": [], "with": [], "ahead": [], "without_ahead": []}
+
+    def is_token(event: Any) -> bool:
+        return isinstance(event, Token)
+
+    cached: dict[str, list[int]] = {k: [] for k in times}
+    before_model: dict[str, list[float]] = {"with": [], "without": []}
+    per_memory: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        say(f"building a store of {args.memories:,} memories…")
+        store, _ = build(args.memories, embedder, Path(tmp) / "store")
+        try:
+            on = ChatService(owner, store, settings)
+            off = ChatService(owner, store, off_settings)
+            for service in (on, off):  # load every lazy part once, untimed
+                _first_token(service.send(f"warm-{id(service)}", "Hello there!"), is_token)
+            words = sentences(2 * args.runs + 2, seed=99, lengths=(1, 2))
+            kinds = list(times)
+            for run in range(args.runs):
+                text = QUESTIONS[run % len(QUESTIONS)].format(
+                    a=words[2 * run], b=words[2 * run + 1]
+                )
+                for kind in kinds[run % 4 :] + kinds[: run % 4]:  # a different order each run
+                    service = off if kind.startswith("without") else on
+                    conversation = f"typed-{kind}-{run}"
+                    backend.forget_cache()
+                    stopwatch.called_at = 0.0
+                    if kind.endswith("ahead"):
+                        timed, _ = _type_and_send(
+                            service, conversation, text, args.cps, DraftPacer()
+                        )
+                    else:
+                        timed = _first_token(service.send(conversation, text), is_token)
+                    times[kind].append(timed.first_token_s)
+                    cached[kind].append(backend.cached_at_start)
+                    if kind in before_model:
+                        before_model[kind].append(stopwatch.called_at - timed.start)
+                    prompt = next(e for e in timed.events if isinstance(e, PromptReady)).prompt
+                    if kind == "with" and prompt.memories and prompt.memory_block:
+                        per_memory.append(
+                            backend.count_tokens(prompt.memory_block) / len(prompt.memories)
+                        )
+                say(
+                    f"run {run + 1}/{args.runs} ({len(text)} chars): "
+                    + ", ".join(
+                        f"{k} {v[-1]:.3f}s (cached {cached[k][-1]})" for k, v in times.items()
+                    )
+                )
+        finally:
+            store.close()
+            backend.close()
+    median = {k: statistics.median(v) for k, v in times.items()}
+    machinery = statistics.median(before_model["with"]) - statistics.median(before_model["without"])
+    return {
+        "scenario": "typed",
+        "memories": args.memories,
+        "runs": args.runs,
+        "threads": args.threads,
+        "cps": args.cps,
+        "model": backend.name,
+        "ttft_without_memory_s": round(median["without"], 4),
+        "ttft_with_memory_s": round(median["with"], 4),
+        "ttft_readahead_s": round(median["ahead"], 4),
+        "ttft_without_memory_readahead_s": round(median["without_ahead"], 4),
+        "readahead_ratio": round(median["ahead"] / median["without"], 3),
+        "readahead_ratio_target": 1.3,
+        "cached_tokens_at_send": {k: statistics.median(v) for k, v in cached.items()},
+        "tokens_per_memory": round(statistics.median(per_memory), 1) if per_memory else None,
+        "memory_machinery_s": round(machinery, 4),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--memories", type=int, default=10_000)
@@ -126,34 +286,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "mneme-bench")
+    parser.add_argument("--typed", action="store_true", help="the typed scenario only")
+    parser.add_argument("--cps", type=float, default=5.0, help="typing speed for --typed")
+    parser.add_argument("--model", type=Path, default=None, help="a GGUF for --typed")
     args = parser.parse_args(argv)
+    if args.typed:
+        print(json.dumps(typed(args)))
+        return 0
 
     from mneme.assistant.chat import ChatService, PromptReady, Token
     from mneme.assistant.llm.base import ChatMessage
-    from mneme.assistant.llm.local import LlamaCppBackend
-    from mneme.assistant.models import bundled_model_path
-    from mneme.assistant.settings import Settings
-    from mneme.memory import SentenceTransformerEmbedder
 
     def say(text: str) -> None:
         if not args.json:
             print(text, file=sys.stderr, flush=True)
 
-    inner = SentenceTransformerEmbedder(threads=1)
-    inner.load()
-    embedder = CachedEmbedder(inner, args.cache)
-    settings = Settings()
-    settings = settings.model_copy(
-        update={"model": settings.model.model_copy(update={"threads": args.threads, "seed": 7})}
-    )
-    backend = LlamaCppBackend(
-        bundled_model_path(),
-        context_length=settings.model.context_length,
-        threads=args.threads,
-        batch_size=settings.model.batch_size,
-        seed=7,
-    )
-    backend.load()
+    embedder, settings, backend = _parts(args)
     stopwatch = _Stopwatch(backend)
     llm = backend._llm  # the bare llama_cpp.Llama, for the baseline and cache resets
 

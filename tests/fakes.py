@@ -49,6 +49,7 @@ class ScriptedLLM:
         *,
         cancel: CancelToken | None = None,
         continue_last: bool = False,
+        step: int | None = None,
     ) -> Iterator[tuple[int, int]]:
         return iter(())
 

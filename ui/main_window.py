@@ -682,6 +682,7 @@ class MainWindow(QMainWindow):
     """Shorter messages always fit: the model is not asked."""
 
     def _text_changed(self) -> None:
+        self.session.draft_changed(self.conversation_id, self.input.toPlainText())
         if len(self.input.toPlainText()) > self.LONG_MESSAGE_CHARS:
             self._fit_timer.start()
         else:

@@ -14,6 +14,7 @@ into one ``memoriesChanged`` signal, and views refresh themselves from it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
@@ -25,6 +26,7 @@ from mneme.assistant.chat import ChatService, Finished, Reply, new_temporary_id
 from mneme.assistant.consolidation import RunReport
 from mneme.assistant.conversations import Turn
 from mneme.assistant.core import Assistant
+from mneme.assistant.drafts import DraftPacer
 from mneme.assistant.errors import Part
 from mneme.assistant.llm.base import CancelToken, GenerationError
 from mneme.assistant.settings import Settings
@@ -124,6 +126,13 @@ class AppSession(QObject):
         self._unsubscribe = assistant.subscribe(self._storeChanged.emit)
         self._asked: list[Settings] = []
         """Settings waiting to be applied, in order; the first is being applied."""
+        self._pacer = DraftPacer()
+        self._draft: tuple[str, str] | None = None
+        """(conversation, text) being typed, to read ahead for."""
+        self.reading_ahead = False
+        self._draft_timer = QTimer(self)
+        self._draft_timer.setInterval(self.DRAFT_CHECK_MS)
+        self._draft_timer.timeout.connect(self._read_ahead_if_due)
 
     # -- loading ------------------------------------------------------------------
 
@@ -261,10 +270,53 @@ class AppSession(QObject):
             lambda chat, cancel: chat.edit_and_resend(conversation_id, index, text, cancel=cancel)
         )
 
+    DRAFT_CHECK_MS = 100
+
+    def draft_changed(self, conversation_id: str, text: str) -> None:
+        """The person is typing: what a reply will read is read ahead into the model
+        when the pace says so (``assistant.drafts``), invisibly, never in the way."""
+        self._draft = (conversation_id, text) if text.strip() else None
+        if self._draft is None:
+            self._pacer.sent()
+            self._draft_timer.stop()
+            return
+        self._pacer.changed(time.monotonic())
+        if not self._draft_timer.isActive():
+            self._draft_timer.start()
+
+    def _read_ahead_if_due(self) -> None:
+        if not self._pacer.pending or self._draft is None:
+            self._draft_timer.stop()
+            return
+        idle = (
+            self.model_state is PartState.READY
+            and not self.generating
+            and not self.consolidating  # it has the model: reading ahead would only wait
+        )
+        if self.reading_ahead or not idle or not self._pacer.due(time.monotonic()):
+            return
+        conversation_id, text = self._draft
+        self._pacer.started()
+        self.reading_ahead = True
+        CoreOp(
+            self,
+            lambda core: core.chat().read_ahead(conversation_id, text),
+            parent=self,
+            name="read ahead",
+            needs=(Part.MODEL,),
+        ).failure(lambda why: log.warning("reading ahead failed: %s", why)).finished(
+            self._read_ahead_over
+        ).run()
+
+    def _read_ahead_over(self) -> None:
+        self.reading_ahead = False
+
     def _reply(self, events: Callable[[ChatService, CancelToken], Iterator[object]]) -> bool:
         """Run one reply in the background; False if one is running or the model is not ready."""
         if self.model_state is not PartState.READY or self.generating:
             return False
+        self._pacer.sent()  # the reply stops any read-ahead under way (ChatService)
+        self._draft = None
         cancel = CancelToken()
         self._cancel = cancel
         self.model_state = PartState.GENERATING

@@ -103,10 +103,12 @@ class LLMBackend(Protocol):
         *,
         cancel: CancelToken | None = None,
         continue_last: bool = False,
+        step: int | None = None,
     ) -> Iterator[tuple[int, int]]:
         """Read the prompt ahead of :meth:`stream_chat` on the same messages, yielding
         (read, to read) as it goes; nothing where reading cannot be followed (a server)
-        or there is little to read."""
+        or there is little to read. With ``step``, everything not yet read is read, that
+        many tokens at a time (reading ahead while a message is typed)."""
         ...
 
     def close(self) -> None: ...

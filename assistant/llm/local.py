@@ -71,6 +71,9 @@ class LlamaCppBackend:
         self.template: templates.ChatTemplate | None = None
         self._lock = threading.Lock()
         self.warnings: list[str] = []
+        self.cached_at_start = 0
+        """Prompt tokens the cache already held when the last reading began: what an
+        earlier prompt (or reading ahead) spared it."""
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -155,6 +158,13 @@ class LlamaCppBackend:
         log.warning("the model has no usable chat template; using the %s format", family)
         return templates.FALLBACKS[family]
 
+    def forget_cache(self) -> None:
+        """Empty the prompt cache, so that the next prompt is read whole (for measuring)."""
+        llm = self._require()
+        with self._lock:
+            llm.reset()
+            self.cached_at_start = 0
+
     def close(self) -> None:
         with self._lock:
             if self._llm is not None:
@@ -209,12 +219,13 @@ class LlamaCppBackend:
         *,
         cancel: CancelToken | None = None,
         continue_last: bool = False,
+        step: int | None = None,
     ) -> Iterator[tuple[int, int]]:
         """Read (evaluate) the prompt ahead of generating, step by step: yields (tokens
         read, tokens to read) and stops when ``cancel`` is set. What is read stays in the
         model's cache, so :meth:`stream_chat` on the same messages only reads what is
-        left. Nothing is yielded when little is left to read (the cache already holds
-        the beginning)."""
+        left. Without ``step``, nothing is yielded when little is left to read (the cache
+        already holds the beginning); with it, all is read in steps of that size."""
         llm = self._require()
         with self._lock:
             tokens = self._prompt_tokens(messages, continuation=continue_last)
@@ -225,17 +236,19 @@ class LlamaCppBackend:
                 if have != want:
                     break
                 cached += 1
+            self.cached_at_start = cached
             todo = tokens[cached:-1]  # the last one is read when generating begins
-            if len(todo) < 2 * self.READ_STEP:
+            if not todo or (step is None and len(todo) < 2 * self.READ_STEP):
                 return
+            size = step or self.READ_STEP
             # llama.cpp's Llama reads what differs after the longest shared beginning
             # itself; reading it here in steps only adds the reporting and the stop.
             llm.n_tokens = cached
-            for start in range(0, len(todo), self.READ_STEP):
+            for start in range(0, len(todo), size):
                 if cancel is not None and cancel.cancelled:
                     return
-                llm.eval(todo[start : start + self.READ_STEP])
-                yield min(len(todo), start + self.READ_STEP), len(todo)
+                llm.eval(todo[start : start + size])
+                yield min(len(todo), start + size), len(todo)
 
     def stream_chat(
         self,

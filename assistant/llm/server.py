@@ -160,6 +160,7 @@ class ServerBackend:
         *,
         cancel: CancelToken | None = None,
         continue_last: bool = False,
+        step: int | None = None,
     ) -> Iterator[tuple[int, int]]:
         """A server reads the prompt itself and does not say how far it got."""
         return iter(())

@@ -409,3 +409,18 @@ def test_a_memory_made_with_another_search_model_is_listed_and_then_said_unusabl
         assert window.conversations.count() == 1  # what was listed stays listed
     finally:
         session.shutdown()
+
+
+def test_what_is_typed_is_read_ahead_and_the_reply_starts_from_there(
+    qtbot: QtBot, open_window: OpenWindow
+) -> None:
+    window = open_window()
+    session = window.session
+    window.input.setPlainText("Where do I keep my bike at night?")
+    qtbot.waitUntil(lambda: session.reading_ahead, timeout=10_000)  # after a short pause
+    qtbot.waitUntil(lambda: not session.reading_ahead, timeout=60_000)
+    with qtbot.waitSignal(session.replyFinished, timeout=120_000):
+        qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    backend = session.assistant.backend
+    assert backend is not None and backend.cached_at_start > 50  # type: ignore[attr-defined]
+    assert not session.reading_ahead and not window.input.toPlainText()

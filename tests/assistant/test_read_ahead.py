@@ -1,0 +1,99 @@
+"""Reading ahead while a message is typed: the pace (pure), and on the real model that it
+spares the reply the reading, never changes the reply, and gives way to it at once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from mneme.assistant.chat import ChatService, finished_words
+from mneme.assistant.drafts import DraftPacer
+from mneme.assistant.llm.local import LlamaCppBackend
+from mneme.assistant.llm.owner import ModelOwner
+from mneme.memory import Kind, MemoryStore, NewEpisode
+from tests.assistant.test_chat import run, settings
+
+MESSAGE = "Which city did my sister move to, and what does she love there?"
+
+
+def test_it_reads_ahead_after_a_pause_or_now_and_then_while_typing() -> None:
+    pacer = DraftPacer(pause_s=0.35, every_s=1.5)
+    assert not pacer.due(0.0) and not pacer.pending
+    pacer.changed(10.0)
+    assert not pacer.due(10.2) and pacer.due(10.4)  # a pause
+    pacer.started()
+    assert not pacer.due(99.0)  # nothing new typed since
+    for i in range(8):  # steady typing, a key every 0.2 s
+        pacer.changed(20.0 + 0.2 * i)
+        assert pacer.due(20.0 + 0.2 * i) is (0.2 * i >= 1.5)
+    pacer.sent()
+    assert not pacer.pending and not pacer.due(30.0)
+
+
+def _remembering(store: MemoryStore) -> MemoryStore:
+    store.add_memory(Kind.FACT, "The user's sister Ana moved to Lisbon in March.")
+    store.add_memory(Kind.FACT, "Ana loves the old yellow trams of Lisbon.")
+    store.add_memory(Kind.FACT, "The user plays the cello on Thursdays.")
+    return store
+
+
+def test_a_reply_after_reading_ahead_reads_only_what_changed_and_is_the_same(
+    store: MemoryStore, smollm: LlamaCppBackend
+) -> None:
+    """The reply is the one the same prompt gets from an empty cache, with the same seed."""
+    _remembering(store)
+    chat = ChatService(ModelOwner(smollm), store, settings())
+    smollm.forget_cache()
+    draft = MESSAGE[: -len("there?")]  # a word more was typed after the last read-ahead
+    assert chat.read_ahead("c", draft) > 0
+    reply, ready, _ = run(chat, "c", MESSAGE)
+    prompt = ready.prompt
+    assert len(prompt.shown) == 2  # the two about Ana (the cello is not relevant)
+    left = prompt.tokens - smollm.cached_at_start
+    assert left <= smollm.count_tokens("there?") + 12  # the last word, the reply's header
+    smollm.forget_cache()
+    cold = "".join(smollm.stream_chat(prompt.messages, chat.sampling())).strip()
+    assert smollm.cached_at_start == 0 and reply.text == cold
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    done = threading.Event()
+    deadline = threading.Timer(timeout, done.set)
+    deadline.start()
+    try:
+        while not condition():
+            assert not done.wait(0.005), "timed out"
+    finally:
+        deadline.cancel()
+
+
+def test_a_message_sent_during_a_read_ahead_takes_the_model_at_once(
+    store: MemoryStore, smollm: LlamaCppBackend
+) -> None:
+    owner = ModelOwner(smollm)
+    chat = ChatService(owner, store, settings())
+    long_turn = " ".join(
+        f"On day {i} I walked the dog along the river and fed the ducks." for i in range(8)
+    )
+    store.add_episodes(
+        [
+            NewEpisode(long_turn if i % 2 == 0 else "Noted.", ("user", "assistant")[i % 2], "c")
+            for i in range(12)
+        ]
+    )
+    smollm.forget_cache()
+    read: list[int] = []
+    ahead = threading.Thread(target=lambda: read.append(chat.read_ahead("c", "What did I")))
+    ahead.start()
+    _wait_for(lambda: owner.busy)  # reading has begun
+    _, prompt, tokens = run(chat, "c", "What did I feed the ducks?")
+    ahead.join(timeout=60)
+    assert not ahead.is_alive() and tokens
+    assert read[0] < prompt.prompt.tokens - 200  # it stopped long before the end
+
+
+def test_a_half_typed_word_is_not_searched_for() -> None:
+    assert finished_words("Where do I grow my tomat") == "Where do I grow my"
+    assert finished_words("Where do I grow my tomatoes?") == "Where do I grow my tomatoes?"
+    assert finished_words("Where do I ") == "Where do I "
+    assert finished_words("Tomat") == "Tomat"  # one word: better than nothing
