@@ -60,7 +60,7 @@ class Turn:
     @property
     def text(self) -> str:
         """The words as said, or the gap left where they were forgotten."""
-        return FORGOTTEN_WORDS if self.said.state is TurnState.WITHHELD else self.said.text
+        return _words(self.said)
 
     @property
     def corrected(self) -> bool:

@@ -136,12 +136,15 @@ REPEATED_QUESTION = 0.8
 asked again: it is never evidence for its own answer."""
 
 
+def _close(hit: Hit, meaning: float, words: float) -> bool:
+    """Close in meaning, or sharing the query's words."""
+    return (hit.explanation.dense or 0.0) >= meaning or (hit.explanation.lexical or 0.0) >= words
+
+
 def is_relevant(hit: Hit) -> bool:
     """Whether a hit may be shown or given to the model: close in meaning, or sharing the
     message's words; the nearest unrelated memories of a small memory are not."""
-    return (hit.explanation.dense or 0.0) >= RELEVANT_MEANING or (
-        hit.explanation.lexical or 0.0
-    ) >= RELEVANT_WORDS
+    return _close(hit, RELEVANT_MEANING, RELEVANT_WORDS)
 
 
 def is_question(memory: Memory) -> bool:
@@ -164,9 +167,7 @@ def evidence(hits: Sequence[Hit]) -> list[Hit]:
 
 def is_about(hit: Hit) -> bool:
     """Whether a search hit is about the topic, not just the nearest thing there was."""
-    return (hit.explanation.dense or 0.0) >= TOPIC_MIN_MEANING or (
-        hit.explanation.lexical or 0.0
-    ) >= TOPIC_MIN_WORDS
+    return _close(hit, TOPIC_MIN_MEANING, TOPIC_MIN_WORDS)
 
 
 class MemoryActions:

@@ -75,16 +75,12 @@ class Trust:
         return " ".join((head, *self.check.reasons))
 
 
-def model_identity(path: Path | None, server: str | None = None) -> str:
-    """What a verdict is kept under: ``server <url> <model>``, or the GGUF's SHA-256."""
-    if server is not None:
-        return f"server {server}"
-    assert path is not None
+def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
         while chunk := f.read(_HASH_CHUNK):
             digest.update(chunk)
-    return f"sha256 {digest.hexdigest()}"
+    return digest.hexdigest()
 
 
 class ModelChecks:
@@ -108,8 +104,9 @@ class ModelChecks:
         os.replace(part, self.file)
 
     def identity(self, path: Path | None, server: str | None = None) -> str:
+        """What a verdict is kept under: ``server <url> <model>``, or the GGUF's SHA-256."""
         if server is not None:
-            return model_identity(None, server)
+            return f"server {server}"
         assert path is not None
         stat = path.stat()
         key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
@@ -117,7 +114,7 @@ class ModelChecks:
             content = self._read()
             hashes = content.setdefault("hashes", {})
             if key not in hashes:
-                hashes[key] = model_identity(path)
+                hashes[key] = f"sha256 {_sha256(path)}"
                 self._write(content)
             return str(hashes[key])
 

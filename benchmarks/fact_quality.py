@@ -33,7 +33,6 @@ import numpy as np
 
 _ID = re.compile(r"D:?(\d+):(\d+)")
 _SESSION = re.compile(r"session_(\d+)_")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "fact_pairs.json"
 
 
@@ -81,6 +80,7 @@ def score_facts(
 ) -> dict[str, Any]:
     """Score written fact memories (each with ``sources``) against the known facts."""
     from mneme.memory.consolidation.quality import is_about_a_person
+    from mneme.memory.consolidation.statements import sentences
 
     texts = [f.text for f in facts]
     hits = matcher.matrix(texts, [k.text for k in known])
@@ -96,7 +96,7 @@ def score_facts(
             if turn is None:
                 continue
             said = f"{turn.speaker}: " if turn.speaker else ""
-            cited += [(i, said + s) for s in _SENTENCE.split(turn.text) if s.strip()]
+            cited += [(i, said + s) for s in sentences(turn.text)]
     supported = matched.copy()
     for (i, _), same in zip(cited, matcher.same([(texts[i], s) for i, s in cited]), strict=True):
         supported[i] |= same
@@ -116,14 +116,14 @@ def summary_coverage(
     matcher: Any, summaries: dict[int, list[str]], known: Sequence[KnownFact]
 ) -> float | None:
     """The share of known facts stated by a sentence of their own session's summaries."""
+    from mneme.memory.consolidation.statements import sentences
+
     if not summaries:
         return None
     covered = 0
     for session in {k.session for k in known}:
         facts = [k.text for k in known if k.session == session]
-        parts = [
-            s for text in summaries.get(session, []) for s in _SENTENCE.split(text) if s.strip()
-        ]
+        parts = [s for text in summaries.get(session, []) for s in sentences(text)]
         if parts:
             covered += int(matcher.matrix(parts, facts).any(axis=0).sum())
     return round(covered / len(known), 3) if known else None

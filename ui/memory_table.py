@@ -474,7 +474,7 @@ class MemoryTableModel(QAbstractTableModel):
     def _display(self, memory: Memory, column: Column, row: int) -> str:
         if column is Column.TEXT:
             who = f"{who_said(memory.role, memory.speaker)}: " if memory.role else ""
-            return who + one_line(memory.text)
+            return who + one_line(memory.text, 300)  # the column shows what fits
         if column is Column.KIND:
             return kind_name(memory)
         if column is Column.SAID:

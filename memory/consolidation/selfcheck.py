@@ -34,6 +34,7 @@ from ..records import Kind, Memory
 from . import _outputs as out
 from .base import BadModelOutput, ConsolidationConfig, ConsolidationModel, ModelUse
 from .quality import FactMatcher, is_about_a_person
+from .statements import sentences
 
 FACT_PRECISION = 0.75
 FACT_RECALL = 0.4
@@ -225,7 +226,7 @@ def _verdict(
     covered = 0
     stated: list[bool] = []
     for text, sample, turns in summaries:
-        parts = [s for s in text.replace("\n", " ").split(". ") if s.strip()]
+        parts = sentences(text)
         covered += int(matcher.matrix(parts, list(sample.known)).any(axis=0).sum())
         stated += [_states(matcher, part, sample, turns) for part in parts]
     precision, recall, about_share = _share(true), found / known, _share(about)
