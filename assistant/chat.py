@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mneme.memory import (
     Author,
@@ -37,6 +37,7 @@ from mneme.memory import (
 )
 
 from .actions import action
+from .drafts import ReadBlock, finished_words, with_read
 from .errors import InvalidRequestError
 from .llm.base import (
     CancelToken,
@@ -140,15 +141,6 @@ def check_message(text: str) -> None:
         )
 
 
-def finished_words(draft: str) -> str:
-    """A draft without the word still being typed ("Where do I grow my tomat" → "Where
-    do I grow my"): a search for a half word finds nothing useful, and what the
-    finished words recall is what the sent message most likely recalls."""
-    if not draft or draft[-1].isspace() or draft[-1] in ".,;:!?" or len(draft.split()) < 2:
-        return draft
-    return draft.rsplit(None, 1)[0]
-
-
 def new_conversation_id() -> str:
     return f"conv-{uuid.uuid4().hex}"
 
@@ -194,8 +186,8 @@ class ChatService:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mneme-store-turn")
         self._reading_ahead = CancelToken()
         """The read-ahead under way, if any: a reply, or a newer draft, cancels it."""
-        self._read_block: dict[str, tuple[str, ...]] = {}
-        """Per conversation, the memory block last read ahead (ids, in order)."""
+        self._read: dict[str, ReadBlock] = {}
+        """Per conversation, what was last read ahead."""
 
     # -- conversations --------------------------------------------------------------
 
@@ -392,9 +384,11 @@ class ChatService:
         history: Sequence[ChatMessage],
         continued: ChatMessage | None = None,
         read_ahead: Sequence[str] = (),
+        unread_tokens: int | None = None,
     ) -> Prompt:
         return self._builder().build(
             read_ahead=read_ahead,
+            unread_tokens=unread_tokens,
             system_prompt=self.settings.chat.system_prompt,
             message=message,
             memories=hits,
@@ -402,6 +396,25 @@ class ChatService:
             history=history,
             previous_turn=(lambda m: store.neighbour(m, -1)) if store is not None else None,
             unfinished_reply=continued.content if continued is not None else None,
+        )
+
+    @action
+    def prompt_for(self, conversation_id: str, text: str) -> Prompt:
+        """The prompt a send of ``text`` would give the model now, made as a send makes it
+        (nothing is read, stored or changed): what the model would see, and what
+        ``benchmarks.locomo`` scores as prompt recall."""
+        check_message(text)
+        store = self._remembers(conversation_id)
+        recent, history = self._said(store, conversation_id)
+        read = self._read_ahead(conversation_id)
+        hits = with_read(store, self._recall(store, text, history, recent), read)
+        return self._prompt(
+            store,
+            text,
+            hits,
+            history,
+            read_ahead=read.shown,
+            unread_tokens=self._unread_tokens(),
         )
 
     def read_ahead(self, conversation_id: str, draft: str) -> int:
@@ -417,14 +430,31 @@ class ChatService:
         self._reading_ahead = cancel
         store = self._remembers(conversation_id)
         recent, history = self._said(store, conversation_id)
-        hits = self._recall(store, finished_words(draft), history, recent)
-        before = self._read_block.get(conversation_id, ())
-        prompt = self._prompt(store, draft, hits, history, read_ahead=before)
+        words = finished_words(draft)
+        # two words recall noise ("What are"); the system prompt and history are read anyway
+        found = self._recall(store, words, history, recent) if len(words.split()) > 2 else []
+        before = self._read_ahead(conversation_id)
+        hits = with_read(store, found, before)  # what is read stays, in front
+        prompt = self._prompt(store, draft, hits, history, read_ahead=before.shown)
         if cancel.cancelled:
             return 0
+        # until this read is whole, the cache holds what the block shares with the last one
+        self._read[conversation_id] = replace(before.until(prompt.shown), turns=self.model.turns)
         read = self.model.read_ahead(prompt.messages, cancel=cancel)
-        self._read_block[conversation_id] = prompt.shown
-        return read
+        if read.whole:
+            self._read[conversation_id] = ReadBlock(prompt.shown, prompt.memories, self.model.turns)
+        return read.tokens
+
+    def _read_ahead(self, conversation_id: str, *, take: bool = False) -> ReadBlock:
+        """What was read ahead for this conversation's next message and is still in the
+        model's cache (``take``: for the message being sent, so forgotten here)."""
+        found = self._read.pop(conversation_id, None) if take else self._read.get(conversation_id)
+        return found if found is not None and found.turns == self.model.turns else ReadBlock()
+
+    def _unread_tokens(self) -> int | None:
+        """How many tokens of memories not read ahead a reply may wait for."""
+        speed = self.model.reading_speed
+        return None if speed is None else int(self.settings.memory.max_delay_s * speed)
 
     def _respond(
         self,
@@ -454,9 +484,21 @@ class ChatService:
         earlier_part = continued.content if continued is not None else ""
 
         hits = self._recall(store, message, history, recent)
+        sending = new_user_text is not None
+        read = self._read_ahead(conversation_id, take=True) if sending else ReadBlock()
+        hits = with_read(store, hits, read)
         yield Retrieved(tuple(hits))
-        read = self._read_block.pop(conversation_id, ()) if new_user_text is not None else ()
-        prompt = self._prompt(store, message, hits, history, continued, read)
+        # a new message waits for memories not read ahead at most memory.max_delay_s; a
+        # redo is asked for on a prompt the model has just read
+        prompt = self._prompt(
+            store,
+            message,
+            hits,
+            history,
+            continued,
+            read_ahead=read.shown,
+            unread_tokens=self._unread_tokens() if sending else None,
+        )
         yield PromptReady(prompt)
 
         user_write: Future[Memory] | None = None

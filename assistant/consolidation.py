@@ -26,7 +26,7 @@ from mneme.memory.consolidation.selfcheck import check_model
 from .actions import action
 from .llm.base import CancelToken, ChatMessage, SamplingParams
 from .llm.owner import ModelOwner, Preempted, Priority
-from .model_trust import AUTOMATIC, Basis, ModelChecks, Trust
+from .model_trust import AUTOMATIC, Basis, Trust
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -112,7 +112,6 @@ class ConsolidationActions:
 
     def __init__(self, core: Assistant) -> None:
         self._core = core
-        self._checks = ModelChecks(core.paths.data)
 
     @action
     def run(
@@ -140,20 +139,11 @@ class ConsolidationActions:
             everything=everything, should_stop=lambda: token.cancelled, progress=progress
         )
 
-    def _identity(self) -> tuple[str, str]:
-        """(identity, readable name) of the model the settings name."""
-        settings = self._core.settings
-        if settings.server.enabled:
-            name = settings.server.model or settings.server.url
-            return self._checks.identity(None, f"{settings.server.url} {name}"), name
-        path = self._core.model_path()
-        return self._checks.identity(path), path.stem
-
     @action
     def trust(self) -> Trust:
         """What the model may write into the memory now, and why (runs no model)."""
-        identity, name = self._identity()
-        check = self._checks.verdict(identity)
+        identity, name = self._core.model_identity()
+        check = self._core.model_checks.verdict(identity)
         chosen = self._core.settings.memory.model_writes
         if chosen != AUTOMATIC:
             return Trust(ModelUse(chosen), Basis.CHOSEN, name, check)
@@ -167,7 +157,7 @@ class ConsolidationActions:
         bundled one, at background priority) and keep its verdict for this model file.
         Raises :class:`ModelBusy` if a reply took the model, and when ``cancel`` is set."""
         token = cancel or CancelToken()
-        identity, _ = self._identity()
+        identity, _ = self._core.model_identity()
         model = BackgroundModel(self._core.open_model(), cancel=token)
         store = self._core.open_memory()
         check = check_model(
@@ -178,7 +168,7 @@ class ConsolidationActions:
         )
         if check is None:
             raise ModelBusy("the check was stopped")
-        self._checks.keep(identity, check)
+        self._core.model_checks.keep(identity, check)
         return self.trust()
 
     @action

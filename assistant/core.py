@@ -54,6 +54,7 @@ from .llm.base import CancelToken, LLMBackend, ModelLoadError
 from .llm.local import LlamaCppBackend
 from .llm.owner import ModelOwner
 from .memories import MemoryActions, Progress
+from .model_trust import ModelChecks
 from .models import BundledModelMissing, ModelActions, resolve_model_path
 from .paths import AppPaths
 from .secrets import CHROMA_SERVER_TOKEN, MODEL_SERVER_KEY, Secrets
@@ -90,6 +91,10 @@ class Assistant:
         self._embedder = embedder
         self._store: MemoryStore | None = None
         self._model: ModelOwner | None = None
+        self.model_checks = ModelChecks(paths.data)
+        """What is known of each model: its self-check, its reading speed."""
+        self._model_key = ""
+        """The open model's identity in :attr:`model_checks`."""
         self._chat: ChatService | None = None
         # One lock per part, so that a model loading (seconds, for a big one) never holds
         # up reading the memory, and the other way round; ``_parts`` guards the short
@@ -277,13 +282,39 @@ class Assistant:
         self.warnings.extend(local.warnings)
         return local
 
+    def model_identity(self) -> tuple[str, str]:
+        """(identity, readable name) of the model the settings name: what is measured of
+        it is kept under the identity (see :class:`ModelChecks`)."""
+        settings = self.settings
+        if settings.server.enabled:
+            name = settings.server.model or settings.server.url
+            return self.model_checks.identity(None, f"{settings.server.url} {name}"), name
+        path = self.model_path()
+        return self.model_checks.identity(path), path.stem
+
     def open_model(self) -> ModelOwner:
         with self._model_lock:
             if self._model is None:
-                self._model = ModelOwner(self._make_backend())
+                backend = self._make_backend()
+                self._model_key = self.model_identity()[0]
+                speed = self.model_checks.reading_speed(self._model_key)
+                self._model = ModelOwner(backend, reading_speed=speed)
                 with self._parts:
                     self._chat = None
             return self._model
+
+    def _close_model(self) -> None:
+        """Close the model, keeping how fast it was measured to read for next time."""
+        if self._model is None:
+            return
+        speed = self._model.reading_speed
+        self._model.close()
+        self._model = None
+        if speed is not None:
+            try:
+                self.model_checks.keep_reading_speed(self._model_key, speed)
+            except OSError:
+                log.warning("the model's reading speed was not kept", exc_info=True)
 
     @property
     def model(self) -> ModelOwner | None:
@@ -339,9 +370,8 @@ class Assistant:
             settings_mod.save(new, self.paths.settings_file)
             old, self.settings = self.settings, new
             reopen = self.parts_to_reopen(old, new)
-            if "model" in reopen and self._model is not None:
-                self._model.close()
-                self._model = None
+            if "model" in reopen:
+                self._close_model()
             if "memory" in reopen:
                 self._close_memory()
             if self._chat is not None:
@@ -402,9 +432,7 @@ class Assistant:
     def close(self) -> None:
         with self._model_lock, self._memory_lock, self._parts:
             self._undo = None
-            if self._model is not None:
-                self._model.close()
-                self._model = None
+            self._close_model()
             self._close_memory()
             self._chat = None
 

@@ -1,4 +1,5 @@
-"""Which model may write what into the memory: the self-check's verdicts, kept per model.
+"""Which model may write what into the memory: the self-check's verdicts, kept per model
+(with the other thing measured of each model: how fast it reads a prompt).
 
 The memory engine's :func:`~mneme.memory.consolidation.selfcheck.check_model`
 measures a model on fixed conversations; this keeps each verdict in
@@ -135,4 +136,16 @@ class ModelChecks:
         with self._lock:
             content = self._read()
             content.setdefault("verdicts", {})[identity] = asdict(check)
+            self._write(content)
+
+    def reading_speed(self, identity: str) -> float | None:
+        """Prompt tokens a second this model was last measured to read, if it was."""
+        with self._lock:
+            found = self._read().get("reading_speeds", {}).get(identity)
+        return float(found) if isinstance(found, int | float) and found > 0 else None
+
+    def keep_reading_speed(self, identity: str, tokens_per_s: float) -> None:
+        with self._lock:
+            content = self._read()
+            content.setdefault("reading_speeds", {})[identity] = round(tokens_per_s, 1)
             self._write(content)

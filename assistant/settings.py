@@ -145,6 +145,15 @@ class MemorySettings(_Section):
         title="Room for memories",
         description="Share of the model's context window that memories may fill.",
     )
+    max_delay_s: float = Field(
+        1.0,
+        ge=0.0,
+        le=600.0,
+        title="Longest wait for memories (seconds)",
+        description="Memories the model could not read while you typed may hold up a reply "
+        "by at most this long (from how fast this model reads); the rest wait for the next "
+        "message.",
+    )
     server_url: str | None = Field(
         None,
         pattern=r"^https?://[^\s/]+(:\d+)?/?$",

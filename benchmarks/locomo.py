@@ -14,6 +14,14 @@ plain BM25 (SQLite FTS5, the question's content words OR-ed) and plain
 dense retrieval (MiniLM cosine, brute force). Also ingest throughput of the
 engine against raw ``SentenceTransformer.encode`` of the same texts.
 
+Prompt recall: the share of a question's evidence turns in the prompt the app
+builds for it (``ChatService.prompt_for``: the real retrieval, relevance
+filter, packing and prompt builder, the bundled model's tokenizer), with the
+default settings (4,096-token context) and again with an 8,192-token context
+whose memories may fill half of it (``prompt_recall_8k``). The model's reading
+speed is not known here, so nothing is cut for the wait (as after reading
+ahead while a question is typed). ``--no-prompt`` skips it (no model loaded).
+
 Evidence ids are read leniently ("D:11:26" is D11:26; "D8:6; D9:17" is two
 ids); questions whose evidence names no turn of the conversation are skipped
 and counted.
@@ -207,10 +215,41 @@ def ingest_turns(store: Any, conv: Conversation, turns: Sequence[Turn], clock: _
         )
 
 
+EVERYTHING = sys.maxsize
+"""The "k" of a :class:`Recall` that scores a set (what is in a prompt), not a ranking."""
+
+
+@dataclass
+class PromptRecall:
+    """Prompt recall of one way of building prompts: a chat model and its settings."""
+
+    model: Any
+    settings: Any
+    recall: Recall
+    shown: list[int]
+    """Memories in each prompt's block."""
+
+
+def prompt_recall(store: Any, conv: Conversation, way: PromptRecall) -> None:
+    from mneme.assistant.chat import ChatService
+
+    chat = ChatService(way.model, store, way.settings)
+    for i, q in enumerate(conv.questions):
+        prompt = chat.prompt_for(f"question-{i}", q.text)
+        said = [str(m.extra.get("dia_id")) for m in store.get_many(list(prompt.shown))]
+        way.recall.add(q.category, q.evidence, said)
+        way.shown.append(len(prompt.shown))
+
+
 def run_engine(
-    conv: Conversation, embedder: Any, depth: int, recall: Recall
+    conv: Conversation,
+    embedder: Any,
+    depth: int,
+    recall: Recall,
+    prompts: Sequence[PromptRecall] = (),
 ) -> tuple[float, int, list[float]]:
-    """Ingest and query one conversation; returns (ingest seconds, turns, query latencies)."""
+    """Ingest and query one conversation (and build each question's prompt each of the
+    ``prompts`` ways); returns (ingest seconds, turns, query latencies)."""
     from mneme.memory import Kind, MemoryStore, SearchFilter
 
     clock = _Clock()
@@ -228,6 +267,8 @@ def run_engine(
                 hits = store.search(q.text, k=depth, filters=episodes_only)
                 latencies.append(time.perf_counter() - t0)
                 recall.add(q.category, q.evidence, [str(h.memory.extra["dia_id"]) for h in hits])
+            for way in prompts:
+                prompt_recall(store, conv, way)
         finally:
             store.close()
     return ingest, len(conv.turns), latencies
@@ -294,6 +335,27 @@ def _table(name: str, recall: Recall, ks: Sequence[int]) -> str:
     return "\n".join(lines)
 
 
+def _prompt_ways() -> dict[str, PromptRecall]:
+    """The app's prompts at the default settings, and with an 8,192-token context."""
+    from mneme.assistant.llm.local import LlamaCppBackend
+    from mneme.assistant.llm.owner import ModelOwner
+    from mneme.assistant.models import bundled_model_path
+    from mneme.assistant.settings import Settings
+
+    default = Settings()
+    large = default.model_copy(deep=True)
+    large.model.context_length = 8192
+    large.memory.budget_fraction = 0.5
+    ways = {}
+    for name, settings in (("prompt_recall", default), ("prompt_recall_8k", large)):
+        backend = LlamaCppBackend(
+            bundled_model_path(), context_length=settings.model.context_length, threads=1
+        )
+        backend.load()
+        ways[name] = PromptRecall(ModelOwner(backend), settings, Recall([EVERYTHING]), [])
+    return ways
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/bench/locomo/locomo_dev.json"))
@@ -301,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print only the final JSON line")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is steadiest)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N conversations")
+    parser.add_argument("--no-prompt", action="store_true", help="skip prompt recall")
     args = parser.parse_args(argv)
     ks = sorted(set(args.k) | {5, 10})
     depth = max(ks)
@@ -309,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
 
     embedder = SentenceTransformerEmbedder(threads=args.threads)
     model = embedder.load()
+    prompts = {} if args.no_prompt else _prompt_ways()
     conversations = load(args.data)[: args.limit]
     engine, bm25, dense = Recall(ks), Recall(ks), Recall(ks)
     ingest_s = encode_s = import_s = 0.0
@@ -318,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     per_conversation: dict[str, dict[str, float]] = {}
     for conv in conversations:
         own = Recall(ks)
-        seconds, n, lat = run_engine(conv, embedder, depth, own)
+        seconds, n, lat = run_engine(conv, embedder, depth, own, list(prompts.values()))
         for k in ks:
             for category, values in own.scores[k].items():
                 engine.scores[k][category] += values
@@ -390,6 +454,19 @@ def main(argv: list[str] | None = None) -> int:
         "search_p50_ms": round(statistics.median(latencies) * 1000, 1),
         "data": str(args.data),
     }
+    for name, way in prompts.items():
+        result[name] = round(way.recall.at(EVERYTHING), 4)
+        result[f"{name}_memories_shown"] = round(statistics.fmean(way.shown), 2)
+        for c in CATEGORIES:
+            result["per_category"][CATEGORIES[c]][name] = round(way.recall.at(EVERYTHING, c), 4)
+        if not args.json:
+            print(
+                f"{name}: {way.recall.at(EVERYTHING) * 100:.1f}% of evidence in the prompt "
+                f"({statistics.fmean(way.shown):.1f} memories shown), by category "
+                + ", ".join(
+                    f"{CATEGORIES[c]} {way.recall.at(EVERYTHING, c) * 100:.1f}" for c in CATEGORIES
+                )
+            )
     print(json.dumps(result))
     return 0
 

@@ -46,7 +46,20 @@ with memory sent at once (``ttft_with_memory_s``), with memory typed with
 reading ahead (``ttft_readahead_s``), and without memory typed with reading
 ahead (``ttft_without_memory_readahead_s``); ``readahead_ratio`` is the third
 over the first. Also how many prompt tokens the cache held at the send, the
-memory block's tokens per memory, and the memory machinery on the send path.
+memory block's tokens per memory shown (``tokens_per_memory``, and
+``tokens_per_memory_before`` for the same memories as the block showed them
+before compact rendering), the model's reading speed as the chat measured it
+(which sets how many memories not read ahead a send may wait for:
+``memory.max_delay_s``), and the memory machinery on the send path.
+
+``--typed --data locomo_dev.json [--conversation conv-26]``: the store is that
+conversation (ingested as ``benchmarks.locomo`` does) and the messages typed
+are its questions of 40-120 characters (categories 1-4), so that what the last
+word changes is what it changes in a real memory; the JSON adds the share of
+each question's evidence turns retrieved (``retrieved_recall``), in the prompt
+sent at once (``prompt_recall``) and in the prompt after typing
+(``prompt_recall_readahead``). Each run's conversation is forgotten after it, so
+every run meets the same store.
 """
 
 from __future__ import annotations
@@ -62,6 +75,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.locomo import Question
 from benchmarks.scale import CachedEmbedder, build, sentences
 
 QUESTIONS = [
@@ -190,11 +204,48 @@ def _parts(args: argparse.Namespace, **generation: Any) -> tuple[Any, Any, Any]:
     return CachedEmbedder(inner, args.cache), settings, backend
 
 
+def _legacy_line(memory: Any) -> str:
+    """A memory as the memory block showed it before compact rendering (issue 18)."""
+    from mneme.assistant.prompts import describe_memory
+
+    day = time.strftime("%Y-%m-%d", time.gmtime(memory.said_at))
+    label, text = describe_memory(memory).split(": ", 1)
+    label = label if memory.kind.value == label else f"{label} said"
+    return f"- [{day}] {label}: {text}"
+
+
+def _typed_store(args: argparse.Namespace, embedder: Any, folder: Path) -> tuple[Any, list[Any]]:
+    """(store, messages to type): ``--memories`` synthetic memories and made-up questions,
+    or with ``--data`` one LoCoMo conversation and its questions of 40-120 characters,
+    whose evidence turns give the prompt recall."""
+    if args.data is None:
+        store, _ = build(args.memories, embedder, folder)
+        words = sentences(2 * args.runs + 2, seed=99, lengths=(1, 2))
+        texts = [
+            QUESTIONS[run % len(QUESTIONS)].format(a=words[2 * run], b=words[2 * run + 1])
+            for run in range(args.runs)
+        ]
+        return store, [Question(text, 0, ()) for text in texts]
+    from benchmarks.locomo import CATEGORIES, _Clock, ingest_turns, load
+    from mneme.memory import MemoryStore
+
+    conversation = next(c for c in load(args.data) if c.sample_id == args.conversation)
+    clock = _Clock()
+    store = MemoryStore.open(folder, embedder, clock=clock)
+    ingest_turns(store, conversation, conversation.turns, clock)
+    clock.now = conversation.turns[-1].said_at + 86_400  # the day after the last session
+    asked = [
+        q for q in conversation.questions if q.category in CATEGORIES and 40 <= len(q.text) <= 120
+    ]
+    return store, asked[: args.runs]
+
+
 def typed(args: argparse.Namespace) -> dict[str, Any]:
     """The typed scenario (see the module's docstring)."""
-    from mneme.assistant.chat import ChatService, PromptReady, Token
+    from mneme.assistant.chat import ChatService, PromptReady, Retrieved, Token
     from mneme.assistant.drafts import DraftPacer
     from mneme.assistant.llm.owner import ModelOwner
+    from mneme.assistant.prompts import MEMORY_CLOSE, MEMORY_OPEN
 
     def say(text: str) -> None:
         if not args.json:
@@ -202,6 +253,10 @@ def typed(args: argparse.Namespace) -> dict[str, Any]:
 
     # the first token is what is timed; a short reply keeps the runs quick
     embedder, settings, backend = _parts(args, max_tokens=16)
+    if args.max_delay is not None:
+        settings = settings.model_copy(
+            update={"memory": settings.memory.model_copy(update={"max_delay_s": args.max_delay})}
+        )
     off_settings = settings.model_copy(
         update={"memory": settings.memory.model_copy(update={"enabled": False})}
     )
@@ -214,21 +269,23 @@ def typed(args: argparse.Namespace) -> dict[str, Any]:
 
     cached: dict[str, list[int]] = {k: [] for k in times}
     before_model: dict[str, list[float]] = {"with": [], "without": []}
-    per_memory: list[float] = []
+    per_memory: dict[str, list[float]] = {"before": [], "after": []}
+    recall: dict[str, list[float]] = {"retrieved": [], "with": [], "ahead": []}
     with tempfile.TemporaryDirectory() as tmp:
-        say(f"building a store of {args.memories:,} memories…")
-        store, _ = build(args.memories, embedder, Path(tmp) / "store")
+        say("building the store…")
+        store, asked = _typed_store(args, embedder, Path(tmp) / "store")
+        store_size = store.count()
         try:
             on = ChatService(owner, store, settings)
             off = ChatService(owner, store, off_settings)
             for service in (on, off):  # load every lazy part once, untimed
                 _first_token(service.send(f"warm-{id(service)}", "Hello there!"), is_token)
-            words = sentences(2 * args.runs + 2, seed=99, lengths=(1, 2))
+                store.delete_conversation(f"warm-{id(service)}", forget=True)
+            # as in the app, where it is kept per model file: how fast the model reads
+            on.read_ahead("warm-reading", STORY * 8)
             kinds = list(times)
-            for run in range(args.runs):
-                text = QUESTIONS[run % len(QUESTIONS)].format(
-                    a=words[2 * run], b=words[2 * run + 1]
-                )
+            for run, question in enumerate(asked):
+                text = question.text
                 for kind in kinds[run % 4 :] + kinds[: run % 4]:  # a different order each run
                     service = off if kind.startswith("without") else on
                     conversation = f"typed-{kind}-{run}"
@@ -240,17 +297,34 @@ def typed(args: argparse.Namespace) -> dict[str, Any]:
                         )
                     else:
                         timed = _first_token(service.send(conversation, text), is_token)
+                    store.delete_conversation(conversation, forget=True)  # the next finds none
                     times[kind].append(timed.first_token_s)
                     cached[kind].append(backend.cached_at_start)
                     if kind in before_model:
                         before_model[kind].append(stopwatch.called_at - timed.start)
                     prompt = next(e for e in timed.events if isinstance(e, PromptReady)).prompt
-                    if kind == "with" and prompt.memories and prompt.memory_block:
-                        per_memory.append(
-                            backend.count_tokens(prompt.memory_block) / len(prompt.memories)
+                    shown = store.get_many(list(prompt.shown))
+                    if kind in recall and question.evidence:
+                        in_prompt = {m.extra.get("dia_id") for m in shown}
+                        recall[kind].append(
+                            sum(e in in_prompt for e in question.evidence) / len(question.evidence)
                         )
+                    if kind == "with" and question.evidence:
+                        hits = next(e for e in timed.events if isinstance(e, Retrieved)).hits
+                        found = {h.memory.extra.get("dia_id") for h in hits}
+                        recall["retrieved"].append(
+                            sum(e in found for e in question.evidence) / len(question.evidence)
+                        )
+                    if kind == "with" and shown and prompt.memory_block:
+                        legacy = "\n".join(_legacy_line(m) for m in shown)
+                        legacy_block = f"{MEMORY_OPEN}\n{legacy}\n{MEMORY_CLOSE}"
+                        for when, block in (
+                            ("before", legacy_block),
+                            ("after", prompt.memory_block),
+                        ):
+                            per_memory[when].append(backend.count_tokens(block) / len(shown))
                 say(
-                    f"run {run + 1}/{args.runs} ({len(text)} chars): "
+                    f"run {run + 1}/{len(asked)} ({len(text)} chars): "
                     + ", ".join(
                         f"{k} {v[-1]:.3f}s (cached {cached[k][-1]})" for k, v in times.items()
                     )
@@ -260,21 +334,33 @@ def typed(args: argparse.Namespace) -> dict[str, Any]:
             backend.close()
     median = {k: statistics.median(v) for k, v in times.items()}
     machinery = statistics.median(before_model["with"]) - statistics.median(before_model["without"])
+
+    def mean(values: list[float]) -> float | None:
+        return round(statistics.fmean(values), 3) if values else None
+
     return {
         "scenario": "typed",
-        "memories": args.memories,
-        "runs": args.runs,
+        "data": f"{args.data.name} {args.conversation}" if args.data else "synthetic",
+        "memories": store_size,
+        "runs": len(asked),
         "threads": args.threads,
         "cps": args.cps,
         "model": backend.name,
+        "max_delay_s": settings.memory.max_delay_s,
+        "reading_speed_tps": round(owner.reading_speed or 0.0, 1),
         "ttft_without_memory_s": round(median["without"], 4),
         "ttft_with_memory_s": round(median["with"], 4),
         "ttft_readahead_s": round(median["ahead"], 4),
         "ttft_without_memory_readahead_s": round(median["without_ahead"], 4),
         "readahead_ratio": round(median["ahead"] / median["without"], 3),
         "readahead_ratio_target": 1.3,
+        "with_memory_ratio": round(median["with"] / median["without"], 3),
         "cached_tokens_at_send": {k: statistics.median(v) for k, v in cached.items()},
-        "tokens_per_memory": round(statistics.median(per_memory), 1) if per_memory else None,
+        "tokens_per_memory_before": mean(per_memory["before"]),
+        "tokens_per_memory": mean(per_memory["after"]),
+        "retrieved_recall": mean(recall["retrieved"]),
+        "prompt_recall": mean(recall["with"]),
+        "prompt_recall_readahead": mean(recall["ahead"]),
         "memory_machinery_s": round(machinery, 4),
     }
 
@@ -289,6 +375,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--typed", action="store_true", help="the typed scenario only")
     parser.add_argument("--cps", type=float, default=5.0, help="typing speed for --typed")
     parser.add_argument("--model", type=Path, default=None, help="a GGUF for --typed")
+    parser.add_argument(
+        "--data", type=Path, default=None, help="--typed on a LoCoMo file's conversation"
+    )
+    parser.add_argument("--conversation", default="conv-26", help="which one, with --data")
+    parser.add_argument(
+        "--max-delay", type=float, default=None, help="memory.max_delay_s for --typed"
+    )
     args = parser.parse_args(argv)
     if args.typed:
         print(json.dumps(typed(args)))

@@ -9,7 +9,7 @@ meaningless without the question it answers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from .records import Hit, Kind, Memory
@@ -30,37 +30,59 @@ def pack(
     count_tokens: Callable[[Memory], int],
     *,
     previous_turn: Callable[[Memory], Memory | None] | None = None,
+    read: Collection[str] = (),
+    unread_budget: int | None = None,
 ) -> list[Snippet]:
     """Snippets in the order of their best hit, within ``budget`` tokens in total.
 
-    ``count_tokens`` prices one memory as the caller will render it.
+    ``count_tokens`` prices one memory as the caller will render it. With
+    ``unread_budget``, the memories not in ``read`` (ids the model has already read)
+    take at most that many tokens of the budget: what the model must still read
+    before it can reply.
     """
     chosen: list[Hit] = []
     cost: dict[str, int] = {}
     spent = 0
-    for hit in hits:
-        if hit.memory.id in cost:
-            continue
-        price = count_tokens(hit.memory)
-        if spent + price <= budget:
-            chosen.append(hit)
-            cost[hit.memory.id] = price
-            spent += price
+    unread_room = budget if unread_budget is None else unread_budget
+
+    def fits(memory: Memory, price: int) -> bool:
+        nonlocal spent, unread_room
+        unread = memory.id not in read
+        if spent + price > budget or (unread and price > unread_room):
+            return False
+        spent += price
+        unread_room -= price if unread else 0
+        cost[memory.id] = price
+        return True
+
+    def context(memory: Memory) -> Memory | None:
+        """The question a retrieved reply answers, if it should come along."""
+        if previous_turn is None or memory.kind is not Kind.EPISODE or memory.role == "user":
+            return None
+        return previous_turn(memory)
 
     extra: list[Memory] = []
-    if previous_turn is not None:
-        for hit in chosen:
-            m = hit.memory
-            if m.kind is not Kind.EPISODE or m.role == "user":
-                continue
-            before = previous_turn(m)
-            if before is None or before.id in cost:
-                continue
-            price = count_tokens(before)
-            if spent + price <= budget:
+    for hit in hits:
+        m = hit.memory
+        if m.id in cost:
+            continue
+        before = context(m) if m.id in read else None
+        if before is not None and before.id in read and before.id not in cost:
+            # read together, kept together: the block read ahead keeps its order
+            own, theirs = count_tokens(m), count_tokens(before)
+            if spent + own + theirs <= budget:  # both read: no unread room is needed
+                fits(m, own)
+                fits(before, theirs)
+                chosen.append(hit)
                 extra.append(before)
-                cost[before.id] = price
-                spent += price
+            continue
+        if fits(m, count_tokens(m)):
+            chosen.append(hit)
+
+    for hit in chosen:
+        before = context(hit.memory)
+        if before is not None and before.id not in cost and fits(before, count_tokens(before)):
+            extra.append(before)
 
     rank = {h.memory.id: i for i, h in enumerate(chosen)}
     by_id = {h.memory.id: h for h in chosen}

@@ -101,10 +101,21 @@ MODEL_SERVER_KEY_FOR_TESTS = "test-key-0123"
 KEY = MODEL_SERVER_KEY_FOR_TESTS
 
 
+def _server_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.getbasetemp() / "llama-server.log"
+
+
+@pytest.fixture(scope="session")
+def model_server_log(model_server: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What the model server writes (llama-cpp-python says there how much of each prompt
+    it found already read)."""
+    return _server_log(tmp_path_factory)
+
+
 @pytest.fixture(scope="session")
 def model_server(smollm_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
-    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    log = _server_log(tmp_path_factory)
     command = [
         sys.executable,
         "-m",

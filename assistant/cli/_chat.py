@@ -109,10 +109,30 @@ def _open_chat(assistant: Assistant, out: Output, *, memory: bool) -> ChatServic
     return assistant.chat()
 
 
-@command("ask", does=("chat.send", "chat.start_temporary"))
+def _show_prompt(chat: ChatService, message: str, out: Output, *, temporary: bool) -> int:
+    """What the model would be given for ``message``, without asking it or storing it."""
+    conversation = chat.start_temporary() if temporary else new_conversation_id()
+    prompt = chat.prompt_for(conversation, message)
+    out.data(
+        {
+            "messages": [{"role": m.role, "content": m.content} for m in prompt.messages],
+            "tokens": prompt.tokens,
+            "memories": [hit_json(h) for h in prompt.memories],
+        },
+        lambda: out.say(
+            "\n\n".join(f"[{m.role}]\n{m.content}" for m in prompt.messages)
+            + f"\n\n({prompt.tokens:,} tokens; nothing was sent or remembered)"
+        ),
+    )
+    return 0
+
+
+@command("ask", does=("chat.send", "chat.start_temporary", "chat.prompt_for"))
 def ask(assistant: Assistant, args: argparse.Namespace, out: Output) -> int:
     check_message(args.message)
     chat = _open_chat(assistant, out, memory=not args.temporary)
+    if args.show_prompt:
+        return _show_prompt(chat, args.message, out, temporary=args.temporary)
     fit = chat.fit(args.message)
     if not fit.fits:  # said before the model spends its time reading it
         out.warn(

@@ -38,6 +38,11 @@ def build() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="ask one question and print the reply")
     ask.add_argument("message")
     ask.add_argument("--show-memories", action="store_true", help="also print memories used")
+    ask.add_argument(
+        "--show-prompt",
+        action="store_true",
+        help="print what the model would be given, and stop (nothing is sent or remembered)",
+    )
     ask.add_argument("--temporary", action="store_true", help="neither read nor write memory")
 
     _memory(sub.add_parser("memory", help="list, search and change what is remembered"))

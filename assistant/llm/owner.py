@@ -5,12 +5,20 @@ interleave (a local model has one KV cache); a background generation checks
 between tokens whether a person is waiting and, if so, stops at once with
 :class:`Preempted`, so a new message waits at most one generation step. The
 background job retries later.
+
+The owner also measures how fast the model reads a prompt (tokens a second,
+over every read it follows), which decides how many memories the model has
+not yet read a reply may wait for (``memory.max_delay_s``).
 """
 
 from __future__ import annotations
 
+import statistics
 import threading
+import time
+from collections import deque
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
@@ -33,11 +41,31 @@ class Preempted(GenerationError):
     """A background generation gave the model up to a person's request."""
 
 
+@dataclass(frozen=True, slots=True)
+class ReadAhead:
+    tokens: int
+    """Prompt tokens read."""
+    whole: bool
+    """The model's cache now holds the whole prompt (the last token aside)."""
+
+
 class ModelOwner:
     """Wraps a backend; it is itself an LLMBackend, so callers need not know."""
 
-    def __init__(self, backend: LLMBackend) -> None:
+    SPEED_SAMPLES = 9
+    """Reads the reading speed is the median of (the latest ones)."""
+    MIN_SAMPLE_TOKENS = 64
+    """A read shorter than this says little about the speed: not counted."""
+
+    def __init__(self, backend: LLMBackend, *, reading_speed: float | None = None) -> None:
+        """``reading_speed``: tokens a second measured earlier for this model, if any."""
         self.backend = backend
+        self._speeds: deque[float] = deque(
+            [reading_speed] if reading_speed else [], maxlen=self.SPEED_SAMPLES
+        )
+        self.turns = 0
+        """Times the model was taken for anything but reading ahead: what was read ahead
+        before the latest is no longer in its cache."""
         self._cond = threading.Condition()
         self._busy = False
         self._users_waiting = 0
@@ -60,6 +88,23 @@ class ModelOwner:
     @property
     def user_waiting(self) -> bool:
         return self._users_waiting > 0
+
+    @property
+    def reading_speed(self) -> float | None:
+        """Prompt tokens the model reads a second (the median of its latest reads), or
+        None until a read long enough to tell was followed (a server says nothing)."""
+        return statistics.median(self._speeds) if self._speeds else None
+
+    def _timed(self, reads: Iterator[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+        """``reads`` passed on, their speed measured, also when the caller stops early."""
+        began, read = time.perf_counter(), 0
+        try:
+            for read, total in reads:
+                yield read, total
+        finally:
+            took = time.perf_counter() - began
+            if read >= self.MIN_SAMPLE_TOKENS and took > 0:
+                self._speeds.append(read / took)
 
     def count_tokens(self, text: str) -> int:
         return self.backend.count_tokens(text)
@@ -86,6 +131,7 @@ class ModelOwner:
                     )
                     if free:
                         self._busy = True
+                        self.turns += 1
                         return True
                     if cancel is not None and cancel.cancelled:
                         return False
@@ -118,26 +164,26 @@ class ModelOwner:
 
     def read_ahead(
         self, messages: Sequence[ChatMessage], *, cancel: CancelToken | None = None
-    ) -> int:
+    ) -> ReadAhead:
         """Read ``messages`` into the model's cache while nobody needs the model, so that a
         reply to them (or to messages that begin the same) has less to read. Only if the
-        model is idle now; stops at once when anyone asks for it, or on ``cancel``.
-        Returns the tokens read."""
+        model is idle now; stops at once when anyone asks for it, or on ``cancel``."""
         with self._cond:
             if self._busy or self._waiting:
-                return 0
+                return ReadAhead(0, whole=False)
             self._busy = True
-        read = 0
+        read, whole = 0, True
         try:
-            for done, _ in self.backend.read_prompt(
-                messages, cancel=cancel, step=self.READ_AHEAD_STEP
+            for done, _ in self._timed(
+                self.backend.read_prompt(messages, cancel=cancel, step=self.READ_AHEAD_STEP)
             ):
                 read = done
                 if self._waiting or self._closing:
+                    whole = False
                     break
         finally:
             self._release()
-        return read
+        return ReadAhead(read, whole=whole and not (cancel is not None and cancel.cancelled))
 
     def reply(
         self,
@@ -153,8 +199,8 @@ class ModelOwner:
         if not self._acquire(Priority.USER, cancel):
             return
         try:
-            for done, total in self.backend.read_prompt(
-                messages, cancel=cancel, continue_last=continue_last
+            for done, total in self._timed(
+                self.backend.read_prompt(messages, cancel=cancel, continue_last=continue_last)
             ):
                 yield ReadProgress(done, total)
             if cancel is not None and cancel.cancelled:

@@ -9,6 +9,14 @@ Token counts come from the server's tokenizer when it offers one (llama.cpp's
 ``/tokenize``, llama-cpp-python's ``/extras/tokenize``); otherwise from an
 estimate of 3.5 characters per token, which the prompt builder's margin
 absorbs.
+
+Reading ahead while a message is typed works on the servers that keep the
+prompt they last read and reuse its beginning: llama.cpp's (asked to with
+``cache_prompt``) and llama-cpp-python's, known by their tokenizer. A request
+for one token of reply reads the prompt there, in the background, so the model
+is free at once; a reply that follows finds the prompt read. With any other
+server reading ahead does nothing: it would be a whole paid-for request each
+time.
 """
 
 from __future__ import annotations
@@ -65,6 +73,7 @@ class ServerBackend:
         )
         self._tokenize_path: str | bool | None = False  # False: not probed yet
         self._lock = threading.Lock()
+        self._reading_ahead: threading.Thread | None = None
 
     @property
     def name(self) -> str:
@@ -162,8 +171,43 @@ class ServerBackend:
         continue_last: bool = False,
         step: int | None = None,
     ) -> Iterator[tuple[int, int]]:
-        """A server reads the prompt itself and does not say how far it got."""
+        """A server reads the prompt itself and does not say how far it got; with ``step``
+        (reading ahead), a llama.cpp server is asked to read it now (see the module)."""
+        if step is not None and not continue_last and self.keeps_prompts:
+            ahead = self._reading_ahead
+            if ahead is None or not ahead.is_alive():  # one at a time; a newer draft waits
+                wire = [{"role": m.role, "content": m.content} for m in messages]
+                ahead = threading.Thread(
+                    target=self._read_on_server, args=(wire,), name="mneme-server-read-ahead"
+                )
+                ahead.daemon = True
+                self._reading_ahead = ahead
+                ahead.start()
         return iter(())
+
+    @property
+    def keeps_prompts(self) -> bool:
+        """Whether the server reuses the beginning of the prompt it last read (llama.cpp's)."""
+        if self._tokenize_path is False:
+            self._tokenize_path = self._probe_tokenizer()
+        return self._tokenize_path in ("/tokenize", "/extras/tokenize")
+
+    def _read_on_server(self, wire: list[dict[str, str]]) -> None:
+        body: dict[str, Any] = {"messages": wire, "max_tokens": 1, "temperature": 0.0}
+        if self._model:
+            body["model"] = self._model
+        if self._tokenize_path == "/tokenize":
+            body["cache_prompt"] = True  # llama-server's; llama-cpp-python keeps it anyway
+        try:
+            self._client.post(f"{self.url}/chat/completions", json=body)
+        except (httpx.HTTPError, RuntimeError) as exc:  # a reply, if any, says what is wrong
+            log.debug("reading ahead on the server failed: %s", exc)
+
+    def wait_read_ahead(self, timeout: float | None = None) -> None:
+        """Until the prompt asked to be read ahead is read (for tests and measuring)."""
+        ahead = self._reading_ahead
+        if ahead is not None:
+            ahead.join(timeout)
 
     def stream_chat(
         self,

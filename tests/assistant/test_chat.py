@@ -61,6 +61,18 @@ def test_a_later_conversation_recalls_an_earlier_one(
     assert len(store.conversation("first")) == 4
 
 
+def test_the_prompt_a_send_would_make_is_the_one_it_makes(store: MemoryStore) -> None:
+    """``prompt_for`` shows what the model would be given, and changes nothing."""
+    chat = ChatService(ScriptedLLM(["Noted.", "Lisbon."]), store, settings())
+    run(chat, "first", "My sister Ana just moved to Lisbon, she loves the trams there.")
+    before = store.count()
+    shown = chat.prompt_for("second", "Which city did my sister move to?")
+    assert store.count() == before and chat.turns("second") == []
+    _, sent, _ = run(chat, "second", "Which city did my sister move to?")
+    assert shown.messages == sent.prompt.messages and shown.shown == sent.prompt.shown
+    assert shown.memory_block is not None and "Lisbon" in shown.memory_block
+
+
 def test_the_conversation_so_far_is_in_the_prompt_not_duplicated_as_memory(
     store: MemoryStore,
 ) -> None:

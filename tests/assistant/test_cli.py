@@ -51,6 +51,17 @@ def test_ask_replies_and_remembers(home: Path) -> None:
     assert "dentist appointment is on Friday" in used
 
 
+def test_ask_can_show_the_prompt_without_sending_it(home: Path) -> None:
+    assert run_cli("ask", "My dentist appointment is on Friday at 3pm.", home=home).returncode == 0
+    shown = run_cli("ask", "When is my dentist appointment?", "--show-prompt", home=home)
+    assert shown.returncode == 0, shown.stderr
+    assert "[system]" in shown.stdout and "<memories>" in shown.stdout
+    assert "dentist appointment is on Friday" in shown.stdout.split("[user]")[1]
+    assert "nothing was sent or remembered" in shown.stdout
+    listed = run_cli("--json", "conversations", "list", home=home)
+    assert len(json.loads(listed.stdout)) == 1  # the question shown was not kept
+
+
 def test_a_missing_model_is_a_clear_error(home: Path) -> None:
     settings = json.loads((home / "config" / "settings.json").read_text())
     settings["model"]["path"] = str(home / "no-such-model.gguf")

@@ -51,3 +51,17 @@ def test_the_server_backend_is_chosen_from_settings_with_its_key_from_the_keyrin
         assert KEY not in settings_text  # the key lives in the keyring only
     finally:
         assistant.close()
+
+
+def test_how_fast_a_model_reads_is_kept_for_that_model_file(core: Assistant) -> None:
+    """Measured while it was open, known again when it is opened after a restart, and not
+    taken for another model's."""
+    model = core.open_model()
+    assert model.reading_speed is None
+    core.chat().read_ahead("c", "Tell me everything about the lighthouse keeper. " * 8)
+    measured = model.reading_speed
+    assert measured is not None
+    core.close()
+    assert core.open_model().reading_speed == round(measured, 1)
+    other = core.model_checks.identity(None, "http://127.0.0.1:9 another")
+    assert core.model_checks.reading_speed(other) is None

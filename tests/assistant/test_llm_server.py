@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -81,6 +83,29 @@ def test_the_chat_service_works_over_the_server(model_server: str, store: Memory
     reply = events[-1]
     assert isinstance(reply, Finished) and reply.reply.text
     assert [m.role for m in store.conversation("c")] == ["user", "assistant"]
+
+
+def test_a_llama_cpp_server_reads_ahead_and_the_reply_finds_the_prompt_read(
+    model_server: str, model_server_log: Path
+) -> None:
+    backend = ServerBackend(model_server, api_key=KEY, context_length=2048)
+    backend.load()
+    assert backend.keeps_prompts
+    messages = [
+        ChatMessage("system", "You are a lighthouse keeper's assistant. " * 12),
+        ChatMessage("user", f"What did I say about the storm of {time.time()}?"),
+    ]
+    began = len(model_server_log.read_text())
+    assert list(backend.read_prompt(messages, step=32)) == []  # the model is free at once
+    backend.wait_read_ahead(timeout=120)
+    seen = len(model_server_log.read_text())
+    assert list(backend.stream_chat(messages, SamplingParams(max_tokens=2, seed=1)))
+    said = model_server_log.read_text()
+    read = re.compile(r"prompt eval time =.*/\s*(\d+) tokens")
+    ahead, reply = read.findall(said[began:seen]), read.findall(said[seen:])
+    assert ahead and int(ahead[-1]) > 100, said[began:seen][-500:]  # the whole prompt
+    assert reply and int(reply[0]) <= 2, said[seen:][-500:]  # nothing left but a token
+    backend.close()
 
 
 # -- servers that misbehave ---------------------------------------------------------------
@@ -186,6 +211,25 @@ def test_a_reply_cut_off_by_the_server_is_kept(store: MemoryStore) -> None:
         reply = events[-1]
         assert isinstance(reply, Finished) and "mid-reply" in (reply.reply.error or "")
         assert [m.text for m in store.conversation("c")] == ["What's the weather?", "It is rainy"]
+    finally:
+        stop()
+
+
+def test_reading_ahead_asks_nothing_of_a_server_that_does_not_keep_prompts() -> None:
+    asked: list[str] = []
+
+    def answer(h: http.server.BaseHTTPRequestHandler) -> None:
+        asked.append(h.path)
+        h.send_response(404)
+        h.end_headers()
+
+    url, stop = serve(answer)
+    try:
+        backend = ServerBackend(url, retries=0)
+        assert list(backend.read_prompt(HELLO, step=32)) == []
+        backend.wait_read_ahead()
+        assert not backend.keeps_prompts
+        assert asked and not any(path.endswith("/chat/completions") for path in asked)
     finally:
         stop()
 

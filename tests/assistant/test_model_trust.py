@@ -43,7 +43,7 @@ def test_a_model_is_checked_once_before_it_writes_and_its_verdict_is_kept(
     assert after.basis is Basis.CHECKED and after.check is not None
     assert after.use is after.check.use and after.check.reasons[0].startswith("Facts: ")
     kept = json.loads((core.paths.data / FILE_NAME).read_text())
-    assert list(kept["verdicts"]) == [core.consolidation._identity()[0]]
+    assert list(kept["verdicts"]) == [core.model_identity()[0]]
     facts = store.browse(ListQuery(kinds=(Kind.FACT,))).items
     assert "I keep bees in my garden in Ghent." in [f.text for f in facts]
     if after.use is not ModelUse.FACTS_AND_SUMMARIES:  # what the check allows, no more
@@ -59,7 +59,7 @@ def _check(use: ModelUse) -> ModelCheck:
 
 def test_the_persons_choice_overrides_the_verdict_and_says_so(core: Assistant) -> None:
     _automatic(core)
-    identity, _ = core.consolidation._identity()
+    identity, _ = core.model_identity()
     ModelChecks(core.paths.data).keep(identity, _check(ModelUse.SUMMARIES))
     trust = core.consolidation.trust()
     assert trust.use is ModelUse.SUMMARIES and trust.basis is Basis.CHECKED

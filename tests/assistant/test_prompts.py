@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from mneme.assistant.llm import ChatMessage
 from mneme.assistant.llm.local import LlamaCppBackend
-from mneme.assistant.prompts import HISTORY_BLOCK, MEMORY_CLOSE, MEMORY_OPEN, PromptBuilder
+from mneme.assistant.prompts import (
+    HISTORY_BLOCK,
+    MEMORY_CLOSE,
+    MEMORY_OPEN,
+    PromptBuilder,
+    price,
+    render,
+)
 from mneme.memory import Hit, Kind, Memory
 
 SYSTEM = "You are a helpful assistant."
@@ -138,3 +147,35 @@ def test_a_huge_message_is_cut_with_a_notice(smollm: LlamaCppBackend) -> None:
     sent = prompt.messages[-1].content
     assert sent.startswith("lorem ipsum") and "characters at its end were left out" in sent
     assert len(sent) < len(huge)
+
+
+def test_an_exchange_shows_its_day_once_and_speakers_by_name(smollm: LlamaCppBackend) -> None:
+    question, answer = hit("Where should I plant tomatoes?", 1), hit("In full sun.", 2, "assistant")
+    answer = Hit(replace(answer.memory, seq=question.memory.seq + 1), 1.0)
+    next_day = Hit(
+        replace(
+            hit("They sprouted!", 3).memory, said_at=1.7e9 + 86_400, seq=question.memory.seq + 2
+        ),
+        1.0,
+    )
+    builder = PromptBuilder(smollm, reply_tokens=128)
+    prompt = builder.build(
+        system_prompt=SYSTEM, message="Tomatoes?", memories=[question, answer, next_day]
+    )
+    block = prompt.memory_block
+    assert block == (
+        f'{MEMORY_OPEN}\n14 Nov 2023:\nthe user: "Where should I plant tomatoes?"\n'
+        f'you: "In full sun."\n15 Nov 2023:\nthe user: "They sprouted!"\n{MEMORY_CLOSE}'
+    )
+
+
+def test_a_memory_is_priced_no_lower_than_it_costs(smollm: LlamaCppBackend) -> None:
+    """The packer's price for a memory bounds what it adds to the block, so the budget holds
+    before the exact count is taken."""
+    cost_of = price(smollm.count_tokens)
+    memories = [
+        hit(f"Note number {i}: the heron came back to the pond.", i).memory for i in range(5)
+    ]
+    for k in range(1, 6):
+        block = render(memories[:k])
+        assert smollm.count_tokens(block) <= sum(cost_of(m) for m in memories[:k])

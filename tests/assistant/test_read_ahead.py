@@ -6,11 +6,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from mneme.assistant.chat import ChatService, finished_words
-from mneme.assistant.drafts import DraftPacer
+from mneme.assistant.chat import ChatService, PromptReady
+from mneme.assistant.drafts import DraftPacer, finished_words
+from mneme.assistant.llm import ChatMessage
 from mneme.assistant.llm.local import LlamaCppBackend
 from mneme.assistant.llm.owner import ModelOwner
-from mneme.memory import Kind, MemoryStore, NewEpisode
+from mneme.memory import Kind, ListQuery, MemoryStore, NewEpisode
 from tests.assistant.test_chat import run, settings
 
 MESSAGE = "Which city did my sister move to, and what does she love there?"
@@ -97,3 +98,75 @@ def test_a_half_typed_word_is_not_searched_for() -> None:
     assert finished_words("Where do I grow my tomatoes?") == "Where do I grow my tomatoes?"
     assert finished_words("Where do I ") == "Where do I "
     assert finished_words("Tomat") == "Tomat"  # one word: better than nothing
+
+
+def test_memories_not_read_ahead_hold_a_reply_up_at_most_the_set_delay(
+    store: MemoryStore, smollm: LlamaCppBackend
+) -> None:
+    """At 100 tokens a second and 0.3 s allowed, one memory more than was read ahead fits;
+    what was read ahead is free, unless the model was used for something else since."""
+    _remembering(store)
+    about_ana = {m.id for m in store.browse(ListQuery(limit=10)).items if "Ana" in m.text}
+
+    def ana_in(ready: PromptReady) -> int:
+        return len(about_ana & set(ready.prompt.shown))
+
+    owner = ModelOwner(smollm, reading_speed=100.0)
+    slow = settings()
+    slow.memory.max_delay_s = 0.3
+    chat = ChatService(owner, store, slow)
+
+    def send(conversation: str) -> PromptReady:
+        _, ready, _ = run(chat, conversation, MESSAGE)
+        store.delete_conversation(conversation, forget=True)  # not recalled by the next
+        return ready
+
+    sent_at_once = send("a")
+    assert len(sent_at_once.prompt.shown) == 1 and ana_in(sent_at_once) == 1
+    assert chat.read_ahead("b", MESSAGE) > 0
+    assert ana_in(send("b")) == 2
+    chat.read_ahead("c", MESSAGE)  # (all in the cache already: the same prompt as b's)
+    for _ in owner.stream_chat([ChatMessage("user", "Hi")], chat.sampling()):
+        pass  # e.g. a title, between the read-ahead and the send: the cache is gone
+    assert len(send("c").prompt.shown) == 1
+    slow.memory.max_delay_s = 0.0
+    nothing = send("d")
+    assert nothing.prompt.shown == () and nothing.prompt.memory_block is None
+    assert chat.read_ahead("e", MESSAGE[: -len("there?")]) > 0  # typed, then one word more
+    assert ana_in(send("e")) == 2  # the draft recalled both: no wait for them
+
+
+def test_how_fast_the_model_reads_is_measured_as_it_reads(
+    store: MemoryStore, smollm: LlamaCppBackend
+) -> None:
+    owner = ModelOwner(smollm)
+    assert owner.reading_speed is None  # not measured yet: no cap on memories
+    chat = ChatService(owner, _remembering(store), settings())
+    smollm.forget_cache()
+    assert chat.read_ahead("c", MESSAGE) >= ModelOwner.MIN_SAMPLE_TOKENS
+    speed = owner.reading_speed
+    assert speed is not None and 10 < speed < 100_000
+
+
+def test_what_was_read_ahead_stays_when_the_last_words_change_the_search(
+    store: MemoryStore, smollm: LlamaCppBackend
+) -> None:
+    """The memory the draft recalled is kept in front (the model has read it), the one the
+    last words recall comes after it; one forgotten while typing is not shown."""
+    _remembering(store)
+    one = settings()
+    one.memory.top_k = 1
+    chat = ChatService(ModelOwner(smollm), store, one)
+    draft = "My cello lesson? No, never mind. "
+    message = draft + "Where did my sister Ana move in March, and does she love the trams?"
+    [drafted], [final] = chat.retrieve(draft), chat.retrieve(message)
+    assert drafted.memory.id != final.memory.id  # the last words changed the search
+    assert chat.read_ahead("c", draft) > 0
+    _, ready, _ = run(chat, "c", message)
+    assert ready.prompt.shown == (drafted.memory.id, final.memory.id)
+    assert smollm.cached_at_start > ready.prompt.tokens - smollm.count_tokens(message) - 40
+    store.delete_conversation("c", forget=True)  # (not to be recalled next)
+    assert chat.read_ahead("d", draft) > 0
+    store.forget([drafted.memory.id])
+    _, ready, _ = run(chat, "d", message)
+    assert ready.prompt.shown == (final.memory.id,)
