@@ -37,7 +37,7 @@ from mneme.memory import (
 )
 
 from .actions import action
-from .drafts import ReadBlock, finished_words, with_read
+from .drafts import EVERY_S, ReadBlock, finished_words, with_read
 from .errors import InvalidRequestError
 from .llm.base import (
     CancelToken,
@@ -55,6 +55,10 @@ from .settings import Settings
 #: A message longer than this is refused outright (the prompt builder cuts
 #: what does not fit the context; this guards memory against absurd pastes).
 MAX_MESSAGE_CHARS = 200_000
+#: What a memory usually takes in the prompt's memory block (a turn of 25-30 words with
+#: its speaker; ``benchmarks.reply --typed`` measures 58-76 tokens a memory shown with
+#: neighbours and dates): how many to retrieve to fill the room for memories.
+TOKENS_PER_MEMORY = 48
 #: Follow-ups shorter than this many words are searched together with the
 #: previous user turn ("and her husband?" needs the question before it).
 _SHORT_FOLLOW_UP = 6
@@ -341,7 +345,9 @@ class ChatService:
     def retrieve(self, query: str, exclude: Sequence[str] = ()) -> list[Hit]:
         """The memories that may ground a reply to ``query``: relevant ones only, the
         person's own questions not taken as evidence (see :func:`memories.evidence`)."""
-        k = self.settings.memory.top_k
+        # as many as the room for memories could show, at most memory.top_k
+        room = self._builder().memory_budget // TOKENS_PER_MEMORY
+        k = min(self.settings.memory.top_k, max(1, room))
         if self.store is None or not self.settings.memory.enabled or k == 0:
             return []
         return evidence(self.store.search(query, k=k, filters=SearchFilter(), exclude=exclude))
@@ -435,7 +441,16 @@ class ChatService:
         found = self._recall(store, words, history, recent) if len(words.split()) > 2 else []
         before = self._read_ahead(conversation_id)
         hits = with_read(store, found, before)  # what is read stays, in front
-        prompt = self._prompt(store, draft, hits, history, read_ahead=before.shown)
+        # each draft adds what can be read before the next one is due (EVERY_S): a read
+        # soon done, and not thrown away by the next draft's new memories
+        prompt = self._prompt(
+            store,
+            draft,
+            hits,
+            history,
+            read_ahead=before.shown,
+            unread_tokens=self._unread_tokens(EVERY_S),
+        )
         if cancel.cancelled:
             return 0
         # until this read is whole, the cache holds what the block shares with the last one
@@ -451,10 +466,12 @@ class ChatService:
         found = self._read.pop(conversation_id, None) if take else self._read.get(conversation_id)
         return found if found is not None and found.turns == self.model.turns else ReadBlock()
 
-    def _unread_tokens(self) -> int | None:
-        """How many tokens of memories not read ahead a reply may wait for."""
+    def _unread_tokens(self, seconds: float | None = None) -> int | None:
+        """How many tokens of memories not read yet the model may read in ``seconds``
+        (by default what a reply may wait: ``memory.max_delay_s``)."""
         speed = self.model.reading_speed
-        return None if speed is None else int(self.settings.memory.max_delay_s * speed)
+        wait = self.settings.memory.max_delay_s if seconds is None else seconds
+        return None if speed is None else int(wait * speed)
 
     def _respond(
         self,

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import InvalidRequestError
 
-SETTINGS_VERSION = 2
+SETTINGS_VERSION = 3
 
 
 def _default_threads() -> int:
@@ -132,11 +132,12 @@ class MemorySettings(_Section):
         json_schema_extra=EVERYDAY,
     )
     top_k: int = Field(
-        6,
+        50,
         ge=0,
         le=50,
         title="Memories per reply (at most)",
-        description="Most memories retrieved for a reply.",
+        description="Most memories retrieved for a reply; below this, the room for memories "
+        "decides how many.",
     )
     budget_fraction: float = Field(
         0.25,
@@ -283,8 +284,17 @@ def _v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
     return {**raw, "model": model, "generation": {**generation, **_section(raw, "generation")}}
 
 
+def _v2_to_v3(raw: dict[str, Any]) -> dict[str, Any]:
+    """``memory.top_k`` became a ceiling, the room for memories deciding below it: the old
+    default of 6 gives way to the new one (any other choice is kept)."""
+    memory = _section(raw, "memory")
+    if memory.get("top_k") == 6:
+        memory.pop("top_k")
+    return {**raw, "memory": memory}
+
+
 #: Each migration takes the raw dict of version N and returns version N+1.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 @dataclass(slots=True)

@@ -18,7 +18,9 @@ Prompt recall: the share of a question's evidence turns in the prompt the app
 builds for it (``ChatService.prompt_for``: the real retrieval, relevance
 filter, packing and prompt builder, the bundled model's tokenizer), with the
 default settings (4,096-token context) and again with an 8,192-token context
-whose memories may fill half of it (``prompt_recall_8k``). The model's reading
+whose memories may fill half of it (``prompt_recall_8k``), and at the default
+settings with at most 6 memories, the fixed number used before
+(``prompt_recall_top6``). The model's reading
 speed is not known here, so nothing is cut for the wait (as after reading
 ahead while a question is typed). ``--no-prompt`` skips it (no model loaded).
 
@@ -63,6 +65,7 @@ class Question:
     text: str
     category: int
     evidence: tuple[str, ...]
+    answer: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,9 @@ def load(path: Path) -> list[Conversation]:
             if not evidence:
                 skipped += 1
                 continue
-            questions.append(Question(q["question"], int(q["category"]), evidence))
+            questions.append(
+                Question(q["question"], int(q["category"]), evidence, str(q.get("answer", "")))
+            )
         conversations.append(
             Conversation(sample["sample_id"], tuple(turns), tuple(questions), skipped)
         )
@@ -346,13 +351,20 @@ def _prompt_ways() -> dict[str, PromptRecall]:
     large = default.model_copy(deep=True)
     large.model.context_length = 8192
     large.memory.budget_fraction = 0.5
-    ways = {}
-    for name, settings in (("prompt_recall", default), ("prompt_recall_8k", large)):
-        backend = LlamaCppBackend(
-            bundled_model_path(), context_length=settings.model.context_length, threads=1
-        )
-        backend.load()
-        ways[name] = PromptRecall(ModelOwner(backend), settings, Recall([EVERYTHING]), [])
+    six = default.model_copy(deep=True)
+    six.memory.top_k = 6  # the default before the room for memories decided how many
+    ways, models = {}, {}
+    for name, settings in (
+        ("prompt_recall", default),
+        ("prompt_recall_8k", large),
+        ("prompt_recall_top6", six),
+    ):
+        context = settings.model.context_length
+        if context not in models:  # one loaded model per context size
+            backend = LlamaCppBackend(bundled_model_path(), context_length=context, threads=1)
+            backend.load()
+            models[context] = ModelOwner(backend)
+        ways[name] = PromptRecall(models[context], settings, Recall([EVERYTHING]), [])
     return ways
 
 

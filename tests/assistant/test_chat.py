@@ -292,3 +292,22 @@ def test_the_model_writes_a_title_when_free(store: MemoryStore, smollm: LlamaCpp
     title = chat.suggest_title("c")
     assert title and 2 <= len(title) <= 80 and "\n" not in title
     assert store.get_conversation("c").title == title  # type: ignore[union-attr]
+
+
+def test_memories_fill_the_room_they_are_given(store: MemoryStore, smollm: LlamaCppBackend) -> None:
+    """How many are retrieved follows the room for memories in the model's context, not
+    a fixed number; ``memory.top_k`` is a ceiling."""
+    plants = "tomatoes basil peppers beans peas lettuce carrots onions garlic leeks mint sage"
+    for plant in plants.split():
+        store.add_memory(Kind.FACT, f"The user grows {plant} in the garden behind the house.")
+    roomy = settings()
+    chat = ChatService(smollm, store, roomy)
+    question = "What do I grow in my garden?"
+    many = chat.retrieve(question)
+    assert 6 < len(many) <= 12  # more than the fixed 6 of before (the unrelated left out)
+    assert len(chat.prompt_for("c", question).shown) == len(many)
+    roomy.memory.budget_fraction = 0.05  # a fifth of the room
+    assert len(chat.retrieve(question)) == chat._builder().memory_budget // 48 < 6
+    roomy.memory.top_k = 3
+    roomy.memory.budget_fraction = 0.25
+    assert len(chat.retrieve(question)) == 3

@@ -11,6 +11,7 @@ from mneme.assistant.drafts import DraftPacer, finished_words
 from mneme.assistant.llm import ChatMessage
 from mneme.assistant.llm.local import LlamaCppBackend
 from mneme.assistant.llm.owner import ModelOwner
+from mneme.assistant.prompts import price
 from mneme.memory import Kind, ListQuery, MemoryStore, NewEpisode
 from tests.assistant.test_chat import run, settings
 
@@ -170,3 +171,23 @@ def test_what_was_read_ahead_stays_when_the_last_words_change_the_search(
     store.forget([drafted.memory.id])
     _, ready, _ = run(chat, "d", message)
     assert ready.prompt.shown == (final.memory.id,)
+
+
+def test_each_draft_reads_only_what_fits_before_the_next_and_keeps_the_last(
+    store: MemoryStore, smollm: LlamaCppBackend
+) -> None:
+    """At 40 tokens a second a draft adds about 60 tokens of memories (EVERY_S = 1.5 s); the
+    next draft keeps them in front and adds more."""
+    for plant in "tomatoes basil peppers beans peas lettuce carrots onions garlic leeks".split():
+        store.add_memory(Kind.FACT, f"The user grows {plant} in the garden behind the house.")
+    patient = settings()
+    patient.memory.max_delay_s = 0.0  # so prompt_for shows just what was read ahead
+    chat = ChatService(ModelOwner(smollm, reading_speed=40.0), store, patient)
+    cost_of = price(smollm.count_tokens)
+    draft = "What do I grow in the garden"
+    chat.read_ahead("c", draft)
+    first = chat.prompt_for("c", draft).shown
+    assert first and sum(cost_of(m) for m in store.get_many(list(first))) <= 60
+    chat.read_ahead("c", draft + " behind the house, tell me")
+    second = chat.prompt_for("c", draft).shown
+    assert second[: len(first)] == first and len(second) > len(first)

@@ -78,9 +78,18 @@ def test_a_version_1_file_is_migrated(tmp_path: Path) -> None:
     loaded = s.load(path)
     assert loaded.warnings == []
     got = loaded.settings
-    assert got.version == 2
+    assert got.version == s.SETTINGS_VERSION
     assert (got.model.path, got.model.threads, got.model.seed) == ("/models/x.gguf", 3, 5)
     assert (got.generation.temperature, got.generation.max_tokens) == (0.3, 99)
     assert got.memory.top_k == 4 and got.chat.system_prompt == "Be brief."
     s.save(got, path)
-    assert json.loads(path.read_text())["version"] == 2
+    assert json.loads(path.read_text())["version"] == s.SETTINGS_VERSION
+
+
+def test_the_old_default_number_of_memories_gives_way_to_the_budget(tmp_path: Path) -> None:
+    """Version 2 saved every value; its default of 6 memories a reply becomes the new
+    ceiling, a number the person chose stays."""
+    for saved, now in ((6, s.Settings().memory.top_k), (9, 9)):
+        path = tmp_path / f"settings-{saved}.json"
+        path.write_text(json.dumps({"version": 2, "memory": {"top_k": saved}}))
+        assert s.load(path).settings.memory.top_k == now
