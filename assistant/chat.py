@@ -412,16 +412,7 @@ class ChatService:
         check_message(text)
         store = self._remembers(conversation_id)
         recent, history = self._said(store, conversation_id)
-        read = self._read_ahead(conversation_id)
-        hits = with_read(store, self._recall(store, text, history, recent), read)
-        return self._prompt(
-            store,
-            text,
-            hits,
-            history,
-            read_ahead=read.shown,
-            unread_tokens=self._unread_tokens(),
-        )
+        return self._ground(store, conversation_id, text, history, recent, new=True)[1]
 
     def read_ahead(self, conversation_id: str, draft: str) -> int:
         """While a message is being written: read into the model's cache what a reply to
@@ -466,6 +457,34 @@ class ChatService:
         found = self._read.pop(conversation_id, None) if take else self._read.get(conversation_id)
         return found if found is not None and found.turns == self.model.turns else ReadBlock()
 
+    def _ground(
+        self,
+        store: MemoryStore | None,
+        conversation_id: str,
+        message: str,
+        history: Sequence[ChatMessage],
+        recent: Sequence[TranscriptTurn],
+        *,
+        new: bool,
+        take: bool = False,
+        continued: ChatMessage | None = None,
+    ) -> tuple[list[Hit], Prompt]:
+        """The memories for a reply to ``message`` and its prompt. A new message gets what
+        was read ahead for it (``take``: used up here) and waits for the rest at most
+        ``memory.max_delay_s``; a redo is asked for on a prompt the model has just read."""
+        read = self._read_ahead(conversation_id, take=take) if new else ReadBlock()
+        hits = with_read(store, self._recall(store, message, history, recent), read)
+        prompt = self._prompt(
+            store,
+            message,
+            hits,
+            history,
+            continued,
+            read_ahead=read.shown,
+            unread_tokens=self._unread_tokens() if new else None,
+        )
+        return hits, prompt
+
     def _unread_tokens(self, seconds: float | None = None) -> int | None:
         """How many tokens of memories not read yet the model may read in ``seconds``
         (by default what a reply may wait: ``memory.max_delay_s``)."""
@@ -500,22 +519,17 @@ class ChatService:
             history = history[:cut]
         earlier_part = continued.content if continued is not None else ""
 
-        hits = self._recall(store, message, history, recent)
-        sending = new_user_text is not None
-        read = self._read_ahead(conversation_id, take=True) if sending else ReadBlock()
-        hits = with_read(store, hits, read)
-        yield Retrieved(tuple(hits))
-        # a new message waits for memories not read ahead at most memory.max_delay_s; a
-        # redo is asked for on a prompt the model has just read
-        prompt = self._prompt(
+        hits, prompt = self._ground(
             store,
+            conversation_id,
             message,
-            hits,
             history,
-            continued,
-            read_ahead=read.shown,
-            unread_tokens=self._unread_tokens() if sending else None,
+            recent,
+            new=new_user_text is not None,
+            take=True,
+            continued=continued,
         )
+        yield Retrieved(tuple(hits))
         yield PromptReady(prompt)
 
         user_write: Future[Memory] | None = None

@@ -123,29 +123,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="questions per conversation")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "mneme-bench")
     args = parser.parse_args(argv)
 
-    from mneme.assistant.llm.local import LlamaCppBackend
+    from benchmarks.reply import _parts
     from mneme.assistant.llm.owner import ModelOwner
-    from mneme.assistant.models import bundled_model_path
-    from mneme.assistant.settings import Settings
-    from mneme.memory import SentenceTransformerEmbedder
 
-    settings = Settings()
-    settings.generation.temperature = 0.0
-    settings.generation.max_tokens = 48
-    settings.model.threads = args.threads
-    backend = LlamaCppBackend(
-        args.model or bundled_model_path(),
-        context_length=settings.model.context_length,
-        threads=args.threads,
-        batch_size=settings.model.batch_size,
-        seed=settings.model.seed,
-    )
-    backend.load()
+    # the same model, settings and embedder as benchmarks.reply; greedy, short replies
+    embedder, settings, backend = _parts(args, temperature=0.0, max_tokens=48)
     owner = ModelOwner(backend)
-    embedder = SentenceTransformerEmbedder(threads=1)
-    embedder.load()
     scores: dict[str, dict[int, list[float]]] = {w: defaultdict(list) for w in WAYS}
     conversations = [
         c

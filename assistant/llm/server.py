@@ -133,12 +133,11 @@ class ServerBackend:
     def count_tokens(self, text: str) -> int:
         if not text:
             return 0
-        if self._tokenize_path is False:
-            self._tokenize_path = self._probe_tokenizer()
-        if self._tokenize_path:
+        path = self._tokenizer()
+        if path:
             try:
-                body = {"content": text} if self._tokenize_path == "/tokenize" else {"input": text}
-                reply = self._client.post(f"{self._root}{self._tokenize_path}", json=body)
+                body = {"content": text} if path == "/tokenize" else {"input": text}
+                reply = self._client.post(f"{self._root}{path}", json=body)
                 tokens = _json(reply).get("tokens")
                 # a token is at least a byte of the text (plus a start marker); a server
                 # that says otherwise is not believed
@@ -147,6 +146,12 @@ class ServerBackend:
             except (httpx.HTTPError, ValueError, AttributeError):
                 pass
         return int(len(text) / _CHARS_PER_TOKEN) + 1
+
+    def _tokenizer(self) -> str | None:
+        """The server's tokenizer path, asked for once."""
+        if self._tokenize_path is False:
+            self._tokenize_path = self._probe_tokenizer()
+        return self._tokenize_path if isinstance(self._tokenize_path, str) else None
 
     def _probe_tokenizer(self) -> str | None:
         for path, body in (("/tokenize", {"content": "hi"}), ("/extras/tokenize", {"input": "hi"})):
@@ -188,15 +193,13 @@ class ServerBackend:
     @property
     def keeps_prompts(self) -> bool:
         """Whether the server reuses the beginning of the prompt it last read (llama.cpp's)."""
-        if self._tokenize_path is False:
-            self._tokenize_path = self._probe_tokenizer()
-        return self._tokenize_path in ("/tokenize", "/extras/tokenize")
+        return self._tokenizer() in ("/tokenize", "/extras/tokenize")
 
     def _read_on_server(self, wire: list[dict[str, str]]) -> None:
         body: dict[str, Any] = {"messages": wire, "max_tokens": 1, "temperature": 0.0}
         if self._model:
             body["model"] = self._model
-        if self._tokenize_path == "/tokenize":
+        if self._tokenizer() == "/tokenize":
             body["cache_prompt"] = True  # llama-server's; llama-cpp-python keeps it anyway
         try:
             self._client.post(f"{self.url}/chat/completions", json=body)
